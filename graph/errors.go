@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Error is an error answer from Graph or the upload host.
+// It never carries a token or an upload URL's query.
+type Error struct {
+	Op         string // what the client was doing, e.g. "create upload session"
+	Method     string
+	Path       string // request path without query or secrets
+	Status     int
+	Code       string // Graph error code, e.g. ErrorMessageSizeExceeded
+	Message    string
+	RequestID  string
+	RetryAfter time.Duration // from Retry-After, when the server sent one
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("graph: %s: %d %s", e.Op, e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.RequestID != "" {
+		s += " (request-id " + e.RequestID + ")"
+	}
+	return s
+}
+
+// Graph error codes the client and the emulator both use.
+const (
+	CodeItemNotFound        = "ErrorItemNotFound"
+	CodeAccessDenied        = "ErrorAccessDenied"
+	CodeMessageSizeExceeded = "ErrorMessageSizeExceeded"
+	CodeQuotaExceeded       = "ErrorQuotaExceeded"
+	CodeTooSmall            = "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize"
+	CodeThrottled           = "ApplicationThrottled"
+	CodeInvalidRange        = "invalidRange"
+	CodeInvalidRequest      = "invalidRequest"
+	CodeUploadNotFound      = "itemNotFound"
+)
+
+func asError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// IsNotFound: the item, attachment or upload session does not exist (any more).
+func IsNotFound(err error) bool {
+	e, ok := asError(err)
+	return ok && e.Status == http.StatusNotFound
+}
+
+// IsThrottled: Graph asked us to slow down (429, or 503 with Retry-After).
+func IsThrottled(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Status == http.StatusTooManyRequests || (e.Status == http.StatusServiceUnavailable && e.RetryAfter > 0))
+}
+
+// IsTooLarge: the attachment or request is over a size limit
+// (413, ErrorMessageSizeExceeded, "Maximum request length exceeded").
+func IsTooLarge(err error) bool {
+	e, ok := asError(err)
+	if !ok {
+		return errors.Is(err, ErrTooLarge)
+	}
+	return e.Status == http.StatusRequestEntityTooLarge || e.Code == CodeMessageSizeExceeded ||
+		e.Code == CodeQuotaExceeded || e.Code == CodeTooSmall
+}
+
+// IsUnauthorized: the token was refused even after a refresh.
+func IsUnauthorized(err error) bool {
+	e, ok := asError(err)
+	return ok && e.Status == http.StatusUnauthorized
+}
+
+// IsForbidden: the mailbox or item does not allow this (403).
+func IsForbidden(err error) bool {
+	e, ok := asError(err)
+	return ok && e.Status == http.StatusForbidden
+}
+
+// IsTransient: trying again later may succeed (throttling, 5xx, network errors).
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if e, ok := asError(err); ok {
+		return e.Status == http.StatusTooManyRequests || e.Status >= 500
+	}
+	var ne *NetError
+	return errors.As(err, &ne)
+}
+
+// ErrTooLarge is returned before any request when an attachment is over what the
+// cloud allows (150 MB, or under 3 MiB where upload sessions do not exist).
+var ErrTooLarge = errors.New("graph: attachment too large")
+
+// NetError is a transport failure (connection refused or cut, timeout).
+// Its text never includes a URL's query.
+type NetError struct {
+	Op     string
+	Method string
+	Path   string
+	Err    error
+}
+
+func (e *NetError) Error() string {
+	return fmt.Sprintf("graph: %s: %s %s: %v", e.Op, e.Method, e.Path, e.Err)
+}
+func (e *NetError) Unwrap() error { return e.Err }
