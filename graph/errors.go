@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,8 @@ func IsTooLarge(err error) bool {
 		return errors.Is(err, ErrTooLarge)
 	}
 	return e.Status == http.StatusRequestEntityTooLarge || e.Code == CodeMessageSizeExceeded ||
-		e.Code == CodeQuotaExceeded || e.Code == CodeTooSmall
+		e.Code == CodeQuotaExceeded || e.Code == CodeTooSmall ||
+		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded"))
 }
 
 // IsUnauthorized: the token was refused even after a refresh.
@@ -104,6 +106,19 @@ func IsTransient(err error) bool {
 // ErrTooLarge is returned before any request when an attachment is over what the
 // cloud allows (150 MB, or under 3 MiB where upload sessions do not exist).
 var ErrTooLarge = errors.New("graph: attachment too large")
+
+// ErrUploadOutcomeUnknown: the final range of an upload session was sent but its
+// answer was lost, and the session no longer exists (it completes on the final
+// range), so whether the attachment was created is unknown. The caller lists the
+// item's attachments before uploading again, so that nothing is attached twice.
+// A 201 without a readable Location (the attachment exists, its id is unknown)
+// is reported the same way.
+var ErrUploadOutcomeUnknown = errors.New("graph: upload outcome unknown: the final range was sent but its answer was lost")
+
+// ErrUploadSessionGone: the upload session expired, was cancelled or completed
+// (the upload host answered 404). Errors carrying it also wrap the *Error, so
+// IsNotFound holds too. Start again with a new session.
+var ErrUploadSessionGone = errors.New("graph: upload session expired or cancelled")
 
 // NetError is a transport failure (connection refused or cut, timeout).
 // Its text never includes a URL's query.
