@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/outlookfs/outlookfs/cache"
+	"github.com/outlookfs/outlookfs/fs"
+	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/spool"
+)
+
+// mountConfig is everything a mount needs, from flags (mount) or from the demo.
+type mountConfig struct {
+	Mountpoint  string
+	Profile     string
+	GraphURL    string
+	Mailbox     string
+	TokenFile   string
+	Async       bool
+	EventsBack  time.Duration
+	EventsAhead time.Duration
+	SpoolMax    int64
+	CacheMax    int64
+	MaxInFlight int
+	Debug       bool
+	FuseDebug   bool
+	StateDir    string // default $XDG_STATE_HOME/outlookfs/<profile>
+	CacheDir    string // default $XDG_CACHE_HOME/outlookfs/<profile>
+	// UploadSessions is false in clouds without attachment upload sessions (US Gov):
+	// files are then capped below 3 MiB.
+	UploadSessions bool
+
+	tokens     graph.TokenSource // set by the caller when not from TokenFile
+	httpClient *http.Client
+	ready      func() // called once mounted (demo tour)
+}
+
+func (c *mountConfig) register(fl *flag.FlagSet) {
+	fl.StringVar(&c.Profile, "profile", "default", "profile: which account's state, spool and cache to use")
+	fl.StringVar(&c.GraphURL, "graph-url", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL")
+	fl.StringVar(&c.Mailbox, "mailbox", "", "mailbox to mount as user@domain (default: the signed-in user, /me)")
+	fl.StringVar(&c.TokenFile, "token-file", "", "file holding a bearer token to use as is")
+	fl.BoolVar(&c.Async, "async", false, "return from close once the file is safely in the spool; upload in the background")
+	fl.DurationVar(&c.EventsBack, "events-back", 30*24*time.Hour, "show events that started up to this long ago")
+	fl.DurationVar(&c.EventsAhead, "events-ahead", 365*24*time.Hour, "show events starting up to this far ahead")
+	fl.Int64Var(&c.SpoolMax, "spool-max", 4<<30, "most bytes the spool may hold (writes past it fail with ENOSPC)")
+	fl.Int64Var(&c.CacheMax, "cache-max", 1<<30, "most bytes of attachment content kept in the cache")
+	fl.IntVar(&c.MaxInFlight, "max-in-flight", 4, "requests in flight to Graph at once (Outlook allows 4 per mailbox)")
+	fl.BoolVar(&c.Debug, "debug", false, "log at debug level")
+	fl.BoolVar(&c.FuseDebug, "fuse-debug", false, "log every FUSE request")
+	c.UploadSessions = true
+}
+
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c mountConfig
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	c.register(fl)
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: outlookfs mount MOUNTPOINT [flags]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return errors.New("give exactly one mountpoint")
+	}
+	c.Mountpoint = fl.Arg(0)
+	if c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return fmt.Errorf("read the token file: %w", err)
+		}
+		c.tokens = graph.StaticToken(strings.TrimSpace(string(b)))
+	}
+	if c.tokens == nil {
+		return errors.New("no credentials: give --token-file, or sign in with 'outlookfs login' first")
+	}
+	return mountAndServe(ctx, c, stderr)
+}
+
+// reorder moves flags before positional arguments, so "mount DIR --async" works too.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
+}
+
+func xdgDir(env, fallback, profile string) string {
+	base := os.Getenv(env)
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, fallback)
+	}
+	return filepath.Join(base, "outlookfs", profile)
+}
+
+// mountAndServe mounts and serves until ctx ends (SIGINT/SIGTERM) or the mount goes away.
+func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
+	log := newLogger(stderr, c.Debug)
+	if c.StateDir == "" {
+		c.StateDir = xdgDir("XDG_STATE_HOME", ".local/state", c.Profile)
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = xdgDir("XDG_CACHE_HOME", ".cache", c.Profile)
+	}
+	client, err := graph.New(graph.Config{
+		BaseURL: c.GraphURL, Mailbox: c.Mailbox, Tokens: c.tokens, HTTPClient: c.httpClient,
+		MaxInFlight: c.MaxInFlight, Logger: log.With("component", "graph"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create the state directory: %w", err)
+	}
+	sp, err := spool.Open(ctx, spool.Options{
+		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log.With("component", "spool"),
+		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c),
+	})
+	if err != nil {
+		return fmt.Errorf("open the spool (is another outlookfs using profile %q?): %w", c.Profile, err)
+	}
+	defer sp.Close()
+	cc, err := cache.OpenOrReset(cache.Options{Dir: c.CacheDir, MaxBytes: c.CacheMax, Logger: log.With("component", "cache")})
+	if err != nil {
+		return fmt.Errorf("open the cache: %w", err)
+	}
+	defer cc.Close()
+
+	mailbox := c.Mailbox
+	if mailbox == "" {
+		mailbox = "me"
+	}
+	fsys := fs.New(fs.Options{
+		Backend: client, Spool: sp, Cache: cc, Logger: log.With("component", "fs"),
+		Async: c.Async, EventsBack: c.EventsBack, EventsAhead: c.EventsAhead,
+		MaxFileSize: maxFileSize(c), TooBigReason: tooBigReason(c),
+		Describe: mailbox + " at " + c.GraphURL,
+	})
+	server, err := fs.Mount(c.Mountpoint, fsys, fs.MountOptions{Debug: c.FuseDebug})
+	if err != nil {
+		return err
+	}
+	log.Info("mounted", "mountpoint", c.Mountpoint, "mailbox", mailbox, "async", c.Async)
+	done := make(chan struct{})
+	go func() { server.Wait(); close(done) }()
+	if c.ready != nil {
+		go c.ready()
+	}
+	select {
+	case <-done:
+		log.Info("unmounted from outside")
+		return nil
+	case <-ctx.Done():
+	}
+	log.Info("unmounting; files already closed are safe in the spool and resume on the next mount")
+	if err := server.Unmount(); err != nil {
+		log.Warn("the mount is busy; detaching it lazily (it goes away when the last program leaves it)", "err", err)
+		_ = syscall.Unmount(c.Mountpoint, syscall.MNT_DETACH)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+	return nil
+}
+
+func maxFileSize(c mountConfig) int64 {
+	if !c.UploadSessions {
+		return graph.MinUploadSessionSize - 1
+	}
+	return graph.MaxAttachmentSize
+}
+
+func tooBigReason(c mountConfig) string {
+	if !c.UploadSessions {
+		return "this cloud has no attachment upload sessions, so attachments must be under 3 MiB"
+	}
+	return "Outlook attachments are limited to 150 MB"
+}

@@ -1,0 +1,177 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// FS is the state shared by every node of one mount.
+type FS struct {
+	opts Options
+	log  *slog.Logger
+
+	drafts listing[graph.Draft]
+	events listing[graph.Event]
+
+	mu    sync.Mutex
+	items map[string]*listing[graph.Attachment] // by item id
+	// recent failures, newest last, for .outlookfs/failures
+	failures []failure
+}
+
+type failure struct {
+	When   time.Time
+	Path   string
+	Reason string
+}
+
+// New prepares a filesystem; Root gives its root node for go-fuse.
+func New(opts Options) *FS {
+	opts.setDefaults()
+	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment])}
+	f.seedFromCache()
+	return f
+}
+
+// Root returns the root node.
+func (f *FS) Root() gofs.InodeEmbedder { return &rootNode{fs: f} }
+
+func (f *FS) itemListing(id string) *listing[graph.Attachment] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.items[id]
+	if !ok {
+		l = &listing[graph.Attachment]{}
+		f.items[id] = l
+	}
+	return l
+}
+
+func (f *FS) listDrafts(ctx context.Context) ([]graph.Draft, error) {
+	return f.drafts.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Draft, error) {
+		d, err := f.opts.Backend.ListDrafts(ctx)
+		if err == nil {
+			f.putMeta("drafts", d)
+		}
+		return d, err
+	})
+}
+
+func (f *FS) listEvents(ctx context.Context) ([]graph.Event, error) {
+	return f.events.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Event, error) {
+		now := f.opts.Now()
+		ev, err := f.opts.Backend.ListEvents(ctx, now.Add(-f.opts.EventsBack), now.Add(f.opts.EventsAhead))
+		if err == nil {
+			f.putMeta("events", ev)
+		}
+		return ev, err
+	})
+}
+
+func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.Attachment, error) {
+	l := f.itemListing(item.ID)
+	l.mu.Lock()
+	if l.fetched.IsZero() && f.opts.Cache != nil {
+		var cached []graph.Attachment
+		if stored, ok, _ := f.opts.Cache.GetMeta("att/"+item.ID, &cached); ok {
+			l.items, l.fetched = cached, stored
+		}
+	}
+	l.mu.Unlock()
+	return l.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Attachment, error) {
+		a, err := f.opts.Backend.ListAttachments(ctx, item)
+		if err == nil {
+			f.putMeta("att/"+item.ID, a)
+		}
+		return a, err
+	})
+}
+
+func (f *FS) putMeta(key string, v any) {
+	if f.opts.Cache == nil {
+		return
+	}
+	if err := f.opts.Cache.PutMeta(key, v); err != nil {
+		f.log.Debug("metadata cache write failed", "key", key, "err", err)
+	}
+}
+
+// seedFromCache serves the first listings after a remount from the metadata cache.
+func (f *FS) seedFromCache() {
+	if f.opts.Cache == nil {
+		return
+	}
+	var d []graph.Draft
+	if stored, ok, _ := f.opts.Cache.GetMeta("drafts", &d); ok {
+		f.drafts.seed(d, stored)
+	}
+	var e []graph.Event
+	if stored, ok, _ := f.opts.Cache.GetMeta("events", &e); ok {
+		f.events.seed(e, stored)
+	}
+}
+
+func (f *FS) recordFailure(path, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures = append(f.failures, failure{When: f.opts.Now(), Path: path, Reason: reason})
+	if len(f.failures) > 100 {
+		f.failures = f.failures[len(f.failures)-100:]
+	}
+}
+
+// rootNode is the mount's top directory: drafts/, events/, .outlookfs/.
+type rootNode struct {
+	gofs.Inode
+	fs *FS
+}
+
+var (
+	_ gofs.NodeOnAdder   = (*rootNode)(nil)
+	_ gofs.NodeGetattrer = (*rootNode)(nil)
+	_ gofs.NodeStatfser  = (*rootNode)(nil)
+	_ gofs.NodeMkdirer   = (*rootNode)(nil)
+)
+
+func (r *rootNode) OnAdd(ctx context.Context) {
+	r.AddChild("drafts", r.NewPersistentInode(ctx, &draftsNode{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	r.AddChild("events", r.NewPersistentInode(ctx, &eventsNode{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	r.AddChild(".outlookfs", r.NewPersistentInode(ctx, &statusDir{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+}
+
+func (r *rootNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o755
+	return 0
+}
+
+func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Statfs reports plenty of room, so file managers do not refuse a copy before trying.
+func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.Blocks = 1 << 30
+	out.Bfree = 1 << 29
+	out.Bavail = 1 << 29
+	out.Files = 1 << 20
+	out.Ffree = 1 << 19
+	out.NameLen = maxNameBytes
+	return 0
+}
+
+func setTimes(out *fuse.Attr, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	out.SetTimes(&t, &t, &t)
+}

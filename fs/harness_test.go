@@ -1,0 +1,208 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/cache"
+	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/graph/graphtest"
+	"github.com/outlookfs/outlookfs/spool"
+)
+
+const testUPN = "user@outlookfs.test"
+
+// harness is a real FUSE mount of outlookfs against an in-process emulator. Programs are run
+// against it as subprocesses; results are checked in the emulator's mailbox.
+type harness struct {
+	t      *testing.T
+	srv    *graphtest.Server
+	mb     *graphtest.Mailbox
+	dir    string
+	fsys   *FS
+	spool  *spool.Spool
+	server *fuse.Server
+	logs   *bytes.Buffer
+}
+
+type harnessOptions struct {
+	emu         graphtest.Options
+	async       bool
+	maxFileSize int64
+}
+
+func newHarness(t *testing.T, ho harnessOptions) *harness {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Fatalf("these tests need /dev/fuse: %v", err)
+	}
+	srv := graphtest.StartT(t, ho.emu)
+	mb := srv.Emulator.AddMailbox(testUPN)
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	client, err := graph.New(graph.Config{BaseURL: srv.GraphURL, Tokens: graph.StaticToken(mb.Token()),
+		HTTPClient: srv.HTTPClient(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sp, err := spool.Open(ctx, spool.Options{Dir: filepath.Join(t.TempDir(), "spool"), Uploader: client, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cache.Open(cache.Options{Dir: filepath.Join(t.TempDir(), "cache"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(Options{Backend: client, Spool: sp, Cache: cc, Logger: log, Async: ho.async,
+		MaxFileSize: ho.maxFileSize, ListingTTL: time.Second, Describe: testUPN})
+	dir := t.TempDir()
+	server, err := Mount(dir, f, MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, srv: srv, mb: mb, dir: dir, fsys: f, spool: sp, server: server, logs: logs}
+	t.Cleanup(func() {
+		unmount(t, server, dir)
+		sp.Close()
+		cc.Close()
+		if t.Failed() {
+			t.Logf("filesystem log:\n%s", logs.String())
+		}
+	})
+	return h
+}
+
+// unmount unmounts with a timeout and falls back to a lazy unmount, so a failing test never
+// leaves a mount behind.
+func unmount(t *testing.T, server *fuse.Server, dir string) {
+	done := make(chan error, 1)
+	go func() { done <- server.Unmount() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			server.Wait()
+			return
+		}
+		t.Logf("unmount %s: %v; detaching lazily", dir, err)
+	case <-time.After(10 * time.Second):
+		t.Logf("unmount %s timed out; detaching lazily", dir)
+	}
+	if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+		t.Logf("lazy unmount %s: %v", dir, err)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// run runs a program (outside the mount) with a timeout and returns its combined output.
+func (h *harness) run(name string, args ...string) (string, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// must runs a program and fails the test if it fails.
+func (h *harness) must(name string, args ...string) string {
+	h.t.Helper()
+	out, err := h.run(name, args...)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (h *harness) sh(script string) string {
+	h.t.Helper()
+	return h.must("sh", "-c", script)
+}
+
+// draft makes a draft and returns its id and directory.
+func (h *harness) draft(subject string) (string, string) {
+	id := h.mb.AddDraft(subject)
+	return id, filepath.Join(h.dir, "drafts", subject)
+}
+
+// attachments returns the draft's attachments by name, failing on duplicates.
+func (h *harness) attachments(itemID string) map[string][]byte {
+	h.t.Helper()
+	out := map[string][]byte{}
+	for _, a := range h.mb.Attachments(itemID) {
+		if _, dup := out[a.Name]; dup {
+			h.t.Fatalf("attachment %q is there twice", a.Name)
+		}
+		out[a.Name] = a.Data
+	}
+	return out
+}
+
+// wantAttachments checks the item has exactly these attachments with these bytes.
+func (h *harness) wantAttachments(itemID string, want map[string][]byte) {
+	h.t.Helper()
+	got := h.attachments(itemID)
+	for name, data := range want {
+		g, ok := got[name]
+		if !ok {
+			h.t.Errorf("attachment %q missing; have %v", name, keys(got))
+			continue
+		}
+		if !bytes.Equal(g, data) {
+			h.t.Errorf("attachment %q: %d bytes (sha %x), want %d bytes (sha %x)", name, len(g), sha(g), len(data), sha(data))
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			h.t.Errorf("unexpected attachment %q", name)
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	return k
+}
+
+func sha(b []byte) []byte { s := sha256.Sum256(b); return s[:6] }
+
+// writeSource writes n deterministic pseudo-random bytes to a file outside the mount.
+func writeSource(t *testing.T, n int64, seed int64) (string, []byte) {
+	t.Helper()
+	data := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(data)
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("src-%d", n))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, data
+}

@@ -1,0 +1,111 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// listing holds one directory's listing from Graph. Reads are served from memory; a listing
+// older than the TTL is served as is while a background refresh runs; an invalidated listing
+// (after a local change) is fetched again before it is served, so a program sees its own changes.
+// No lock is held while Graph is asked.
+type listing[T any] struct {
+	mu       sync.Mutex
+	items    []T
+	fetched  time.Time // zero: never fetched
+	stale    bool      // invalidated by a local change
+	inflight chan struct{}
+	err      error // of the last fetch, handed to the waiters of that fetch
+}
+
+// get returns the items, fetching them when there are none or they were invalidated, and
+// refreshing them in the background when they are older than ttl.
+func (l *listing[T]) get(ctx context.Context, ttl time.Duration, now time.Time, log *slog.Logger,
+	fetch func(context.Context) ([]T, error)) ([]T, error) {
+	l.mu.Lock()
+	if !l.fetched.IsZero() && !l.stale {
+		items := l.items
+		if now.Sub(l.fetched) > ttl && l.inflight == nil {
+			l.startLocked(fetch, log)
+		}
+		l.mu.Unlock()
+		return items, nil
+	}
+	for round := 0; ; round++ {
+		wait := l.inflight
+		if wait == nil {
+			wait = l.startLocked(fetch, log)
+		}
+		l.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		l.mu.Lock()
+		if l.fetched.IsZero() {
+			err := l.err
+			l.mu.Unlock()
+			return nil, err
+		}
+		// A local change that landed during that fetch may be missing from it: fetch once more.
+		if !l.stale || l.err != nil || round > 0 {
+			items := l.items
+			l.mu.Unlock()
+			return items, nil
+		}
+	}
+}
+
+// startLocked begins a fetch in the background; the caller holds l.mu.
+func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *slog.Logger) chan struct{} {
+	done := make(chan struct{})
+	l.inflight = done
+	l.stale = false // changes after this point mark it stale again
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		items, err := fetch(ctx)
+		l.mu.Lock()
+		if err != nil {
+			log.Warn("could not list from Graph; showing what is known", "err", err)
+			l.err = err
+		} else {
+			l.items, l.err, l.fetched = items, nil, time.Now()
+		}
+		l.inflight = nil
+		l.mu.Unlock()
+		close(done)
+	}()
+	return done
+}
+
+// invalidate makes the next get fetch again.
+func (l *listing[T]) invalidate() {
+	l.mu.Lock()
+	l.stale = true
+	l.mu.Unlock()
+}
+
+// update changes the cached items in place (after a local change whose outcome is known)
+// without forcing a fetch.
+func (l *listing[T]) update(f func([]T) []T) {
+	l.mu.Lock()
+	if !l.fetched.IsZero() {
+		l.items = f(l.items)
+	}
+	l.mu.Unlock()
+}
+
+// seed fills a never-fetched listing from the persistent metadata cache: it is served
+// at once and refreshed in the background.
+func (l *listing[T]) seed(items []T, stored time.Time) {
+	l.mu.Lock()
+	if l.fetched.IsZero() {
+		l.items = items
+		l.fetched = stored
+	}
+	l.mu.Unlock()
+}

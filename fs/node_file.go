@@ -1,0 +1,572 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/spool"
+)
+
+// fileNode is one file in an item directory: an attachment on the server, a local file in the
+// spool on its way to become one, or both (a replacement being written for an attachment).
+type fileNode struct {
+	gofs.Inode
+	fs *FS
+
+	// writeMu serialises what changes the file's bytes (write, truncate, flush). It may be held
+	// across spool and network calls; mu never is.
+	writeMu sync.Mutex
+
+	mu           sync.Mutex
+	item         graph.ItemRef
+	name         string
+	writableItem bool
+	kind         fileKind
+	att          *graph.Attachment // the attachment on the server, once there is one
+	spoolID      string            // the local file in the spool, while there is one
+	active       *spool.File       // the spool file being written, while it is open for writing
+	dirty        bool              // written, truncated or created since the last flush
+	replaces     string            // attachment to delete once this file is attached (rename over it)
+	writers      int
+	gone         bool // unlinked
+	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
+	mode         uint32
+	mtime        time.Time
+	size         int64 // true byte length when known, else -1
+}
+
+// handle is a file handle: go-fuse needs a real one for Release to come.
+type handle struct {
+	write bool
+}
+
+var (
+	_ gofs.NodeGetattrer     = (*fileNode)(nil)
+	_ gofs.NodeSetattrer     = (*fileNode)(nil)
+	_ gofs.NodeOpener        = (*fileNode)(nil)
+	_ gofs.NodeReader        = (*fileNode)(nil)
+	_ gofs.NodeWriter        = (*fileNode)(nil)
+	_ gofs.NodeFlusher       = (*fileNode)(nil)
+	_ gofs.NodeFsyncer       = (*fileNode)(nil)
+	_ gofs.NodeReleaser      = (*fileNode)(nil)
+	_ gofs.NodeAllocater     = (*fileNode)(nil)
+	_ gofs.NodeGetxattrer    = (*fileNode)(nil)
+	_ gofs.NodeSetxattrer    = (*fileNode)(nil)
+	_ gofs.NodeListxattrer   = (*fileNode)(nil)
+	_ gofs.NodeRemovexattrer = (*fileNode)(nil)
+)
+
+// refresh brings the node in line with a fresh listing entry, unless it is being written.
+func (n *fileNode) refresh(e fileEntry, writableItem bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.writableItem = writableItem && e.kind == kindFile
+	n.kind = e.kind
+	n.gone = false
+	if n.active != nil {
+		return
+	}
+	if e.meta != nil {
+		if n.spoolID != e.meta.ID {
+			n.size = -1
+		}
+		n.spoolID = e.meta.ID
+		if e.meta.Replaces != "" {
+			n.att = &graph.Attachment{ID: e.meta.Replaces, Name: e.meta.Name, Kind: graph.FileAttachment}
+		}
+		if n.mode == 0 {
+			n.mode = e.meta.Mode
+		}
+		return
+	}
+	if n.att == nil || n.att.ID != e.att.ID {
+		n.size = -1
+	}
+	n.spoolID = ""
+	a := *e.att
+	n.att = &a
+}
+
+func (n *fileNode) markGone() {
+	n.mu.Lock()
+	n.gone = true
+	n.mu.Unlock()
+}
+
+func (n *fileNode) perm() uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.writableItem {
+		return 0o444
+	}
+	if n.mode != 0 {
+		return n.mode & 0o7777
+	}
+	return 0o644
+}
+
+func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	size, errno := n.currentSize(ctx)
+	if errno != 0 {
+		return errno
+	}
+	out.Mode = syscall.S_IFREG | n.perm()
+	out.Size = uint64(size)
+	out.Blocks = (uint64(size) + 511) / 512
+	out.Nlink = 1
+	n.mu.Lock()
+	t := n.mtime
+	if t.IsZero() && n.att != nil {
+		t = n.att.LastModified
+	}
+	n.mu.Unlock()
+	setTimes(&out.Attr, t)
+	return 0
+}
+
+// currentSize is the file's true length: from the open spool file, the spool's record, or the
+// attachment's real content (never Graph's listed size, which is larger than the bytes).
+func (n *fileNode) currentSize(ctx context.Context) (int64, syscall.Errno) {
+	n.mu.Lock()
+	active, spoolID, att, kind, size := n.active, n.spoolID, n.att, n.kind, n.size
+	n.mu.Unlock()
+	switch {
+	case active != nil:
+		return active.Size(), 0
+	case spoolID != "":
+		if m, ok := n.fs.opts.Spool.Get(spoolID); ok {
+			if m.State == spool.StateAttached && m.AttachmentID != "" {
+				n.attached(spoolID, m)
+			}
+			return m.Size, 0
+		}
+		if size >= 0 {
+			return size, 0
+		}
+		return 0, 0
+	case kind == kindReference && att != nil:
+		return int64(len(referenceText(att))), 0
+	case att != nil:
+		if size >= 0 {
+			return size, 0
+		}
+		s, err := n.fs.trueSize(ctx, n.item, att.ID)
+		if err != nil {
+			n.fs.log.Warn("cannot learn an attachment's size", "name", n.name, "err", err)
+			return 0, toErrno(err)
+		}
+		n.mu.Lock()
+		if n.att != nil && n.att.ID == att.ID {
+			n.size = s
+		}
+		n.mu.Unlock()
+		return s, 0
+	}
+	return 0, 0
+}
+
+// attached records that the spool file id became attachment m.AttachmentID.
+func (n *fileNode) attached(id string, m spool.Meta) {
+	n.mu.Lock()
+	if n.spoolID == id {
+		n.spoolID = ""
+		n.att = &graph.Attachment{ID: m.AttachmentID, Name: m.Name, Kind: graph.FileAttachment, LastModified: n.fs.opts.Now()}
+		n.size = m.Size
+	}
+	item := n.item
+	n.mu.Unlock()
+	if n.fs.opts.Cache != nil {
+		_ = n.fs.opts.Cache.SetSize(m.AttachmentID, m.Size)
+	}
+	n.fs.itemListing(item.ID).invalidate()
+}
+
+// Setattr: mode, owner and times are accepted (cp -p, rsync -a, touch and GIO need that) and
+// kept locally; a size change truncates through the spool.
+func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if m, ok := in.GetMode(); ok {
+		n.mu.Lock()
+		n.mode = m & 0o7777
+		id := n.spoolID
+		n.mu.Unlock()
+		if id != "" {
+			mode := m & 0o7777
+			_ = n.fs.opts.Spool.SetAttr(id, &mode, nil)
+		}
+	}
+	if mt, ok := in.GetMTime(); ok {
+		n.mu.Lock()
+		n.mtime = mt
+		id := n.spoolID
+		n.mu.Unlock()
+		if id != "" {
+			_ = n.fs.opts.Spool.SetAttr(id, nil, &mt)
+		}
+	}
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
+			return errno
+		}
+	}
+	return n.Getattr(ctx, fh, out)
+}
+
+func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	h := &handle{write: flags&syscall.O_ACCMODE != syscall.O_RDONLY}
+	if !h.write {
+		return h, 0, 0
+	}
+	n.mu.Lock()
+	ok := n.writableItem && !n.gone
+	n.mu.Unlock()
+	if !ok {
+		return nil, 0, syscall.EACCES
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		if errno := n.truncate(ctx, h, 0); errno != 0 {
+			return nil, 0, errno
+		}
+	}
+	n.mu.Lock()
+	n.writers++
+	n.mu.Unlock()
+	return h, 0, 0
+}
+
+func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n.mu.Lock()
+	active, spoolID, att, kind := n.active, n.spoolID, n.att, n.kind
+	n.mu.Unlock()
+	var (
+		got int
+		err error
+	)
+	switch {
+	case active != nil:
+		got, err = active.ReadAt(dest, off)
+	case spoolID != "":
+		got, err = n.fs.opts.Spool.ReadAt(spoolID, dest, off)
+	case kind == kindReference && att != nil:
+		text := referenceText(att)
+		if off < int64(len(text)) {
+			got = copy(dest, text[off:])
+		}
+	case att != nil:
+		got, err = n.fs.readAttachment(ctx, n.item, att.ID, dest, off)
+	}
+	if err != nil && !isEOF(err) {
+		n.fs.log.Error("read failed", "name", n.name, "err", err)
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:got]), 0
+}
+
+func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	if off+int64(len(data)) > n.fs.opts.MaxFileSize {
+		n.tooBig()
+		return 0, syscall.EFBIG
+	}
+	n.writeMu.Lock()
+	defer n.writeMu.Unlock()
+	f, errno := n.ensureActive(ctx, false)
+	if errno != 0 {
+		return 0, errno
+	}
+	w, err := f.WriteAt(data, off)
+	if err != nil {
+		n.fs.log.Error("write to the spool failed", "name", n.name, "err", err)
+		return uint32(w), toErrno(err)
+	}
+	n.mu.Lock()
+	n.dirty = true
+	n.mtime = n.fs.opts.Now()
+	n.mu.Unlock()
+	return uint32(w), 0
+}
+
+// Allocate (fallocate) grows the file like a truncate would; punching holes is not supported.
+func (n *fileNode) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	if mode != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	cur, errno := n.currentSize(ctx)
+	if errno != 0 {
+		return errno
+	}
+	if end := int64(off + size); end > cur {
+		return n.truncate(ctx, fh, end)
+	}
+	return 0
+}
+
+// tooBig logs why a write failed with EFBIG and poisons the open version: the close that follows
+// must fail too and attach nothing, not upload a truncated file.
+func (n *fileNode) tooBig() {
+	n.mu.Lock()
+	n.tooLarge = true
+	n.mu.Unlock()
+	n.fs.log.Error("file too large to attach: "+n.fs.opts.TooBigReason, "name", n.name, "limit", n.fs.opts.MaxFileSize)
+	n.fs.recordFailure(n.name, n.fs.opts.TooBigReason)
+}
+
+// truncate sets the length; with no open file handle (truncate(2) by path) it is a whole
+// write: the new version is uploaded before it returns.
+func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64) syscall.Errno {
+	if size > n.fs.opts.MaxFileSize {
+		n.tooBig()
+		return syscall.EFBIG
+	}
+	n.mu.Lock()
+	ok := n.writableItem
+	n.mu.Unlock()
+	if !ok {
+		return syscall.EACCES
+	}
+	n.writeMu.Lock()
+	f, errno := n.ensureActive(ctx, size == 0)
+	if errno != 0 {
+		n.writeMu.Unlock()
+		return errno
+	}
+	if err := f.Truncate(size); err != nil {
+		n.writeMu.Unlock()
+		return toErrno(err)
+	}
+	n.mu.Lock()
+	n.dirty = true
+	byPath := fh == nil && n.writers == 0
+	n.mu.Unlock()
+	n.writeMu.Unlock()
+	if byPath {
+		return n.flush(ctx)
+	}
+	return 0
+}
+
+// ensureActive returns the spool file that writes go to, starting one when the file is not
+// open for writing yet: a copy of the current bytes (or empty, when truncating) that will
+// replace the attachment. The caller holds writeMu.
+func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File, syscall.Errno) {
+	n.mu.Lock()
+	active, spoolID, att, name, item, mode, gone := n.active, n.spoolID, n.att, n.name, n.item, n.mode, n.gone
+	n.mu.Unlock()
+	if active != nil {
+		return active, 0
+	}
+	if gone {
+		return nil, syscall.ENOENT
+	}
+	sp := n.fs.opts.Spool
+	replaces := ""
+	if att != nil {
+		replaces = att.ID
+	}
+	var (
+		f   *spool.File
+		err error
+	)
+	if spoolID != "" {
+		if m, ok := sp.Get(spoolID); ok && m.State != spool.StateAttached {
+			replaces = m.Replaces
+			if truncate {
+				f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name), Replaces: replaces, Mode: mode})
+			} else {
+				f, err = sp.Clone(ctx, spoolID)
+			}
+			if err == nil {
+				_ = sp.Remove(ctx, spoolID)
+			}
+		} else if ok {
+			replaces = m.AttachmentID
+			spoolID = ""
+		}
+	}
+	if f == nil && err == nil {
+		f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name), Replaces: replaces, Mode: mode})
+		if err == nil && !truncate && replaces != "" {
+			err = n.fs.copyAttachment(ctx, item, replaces, f)
+		}
+	}
+	if err != nil {
+		if f != nil {
+			_ = f.Abandon(ctx)
+		}
+		n.fs.log.Error("could not start a new version of a file", "name", name, "err", err)
+		return nil, toErrno(err)
+	}
+	n.mu.Lock()
+	n.active, n.spoolID = f, f.ID()
+	n.mu.Unlock()
+	return f, 0
+}
+
+func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	n.mu.Lock()
+	f := n.active
+	n.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	if err := f.Sync(); err != nil {
+		n.fs.log.Error("spool sync failed", "name", n.name, "err", err)
+		return toErrno(err)
+	}
+	return 0
+}
+
+// Flush comes once per close(2) of every descriptor. A dirty, ordinary file is committed to
+// the spool and, unless the mount is --async, uploaded before close returns; a failure is the
+// close's error.
+func (n *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	if h, ok := fh.(*handle); !ok || !h.write {
+		return 0
+	}
+	return n.flush(ctx)
+}
+
+func (n *fileNode) flush(ctx context.Context) syscall.Errno {
+	n.writeMu.Lock()
+	n.mu.Lock()
+	f, dirty, name, tooLarge := n.active, n.dirty, n.name, n.tooLarge
+	if tooLarge {
+		n.active, n.dirty, n.tooLarge, n.spoolID, n.gone = nil, false, false, "", n.att == nil
+	}
+	n.mu.Unlock()
+	if tooLarge {
+		n.writeMu.Unlock()
+		if f != nil {
+			_ = f.Abandon(ctx)
+		}
+		n.fs.itemListing(n.item.ID).invalidate()
+		return syscall.EFBIG
+	}
+	if f == nil || !dirty {
+		n.writeMu.Unlock()
+		return 0
+	}
+	err := f.Commit(ctx)
+	n.mu.Lock()
+	n.active, n.dirty = nil, false
+	if err == nil {
+		n.size = f.Size()
+	}
+	n.mu.Unlock()
+	n.writeMu.Unlock()
+	if err != nil {
+		n.fs.log.Error("could not keep a written file in the spool", "name", name, "err", err)
+		return toErrno(err)
+	}
+	if isScratch(name) || n.fs.opts.Async {
+		return 0
+	}
+	return n.waitUpload(ctx, f.ID())
+}
+
+// waitUpload blocks until the spool reports the file attached or failed.
+func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
+	m, err := n.fs.opts.Spool.Wait(ctx, id, nil)
+	if err != nil {
+		n.mu.Lock()
+		name, item := n.name, n.item
+		if n.spoolID == id {
+			n.spoolID, n.gone = "", true
+		}
+		n.mu.Unlock()
+		reason := err.Error()
+		if ue, ok := err.(*spool.UploadError); ok && ue.Reason != "" {
+			reason = ue.Reason
+		}
+		n.fs.log.Error("could not attach "+name+": "+reason, "item", item.String())
+		n.fs.recordFailure(name, reason)
+		n.fs.itemListing(item.ID).invalidate()
+		return toErrno(err)
+	}
+	n.attached(id, m)
+	n.deleteReplaced(ctx)
+	return 0
+}
+
+// deleteReplaced removes the attachment a rename landed on, now that its successor is attached.
+func (n *fileNode) deleteReplaced(ctx context.Context) {
+	n.mu.Lock()
+	old, item := n.replaces, n.item
+	n.replaces = ""
+	n.mu.Unlock()
+	if old == "" {
+		return
+	}
+	if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, old); err != nil && !graph.IsNotFound(err) {
+		n.fs.log.Error("the new version is attached but the old one could not be deleted; delete it by hand", "item", item.String(), "err", err)
+		return
+	}
+	n.fs.forgetAttachment(item, old)
+}
+
+// Release comes after the last flush of a descriptor; its errors reach nobody. A file still
+// dirty here (a writer that died before its flush) is committed, so nothing written is lost.
+func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	h, ok := fh.(*handle)
+	if !ok || !h.write {
+		return 0
+	}
+	n.mu.Lock()
+	n.writers--
+	last := n.writers <= 0
+	dirty := n.dirty
+	n.mu.Unlock()
+	if last && dirty {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			n.flush(ctx)
+		}()
+	}
+	return 0
+}
+
+// rename moves a local (not yet attached) file; the caller checked the target.
+func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, replaces string) syscall.Errno {
+	n.writeMu.Lock()
+	n.mu.Lock()
+	id, open := n.spoolID, n.active != nil
+	n.mu.Unlock()
+	wasScratch := isScratch(n.name)
+	if id == "" {
+		n.writeMu.Unlock()
+		return syscall.EXDEV
+	}
+	if err := n.fs.opts.Spool.Rename(ctx, id, item, newName, isScratch(newName)); err != nil {
+		n.writeMu.Unlock()
+		n.fs.log.Error("could not rename a local file", "name", n.name, "to", newName, "err", err)
+		return toErrno(err)
+	}
+	oldItem := n.item
+	n.mu.Lock()
+	n.name, n.item = newName, item
+	if replaces != "" {
+		n.replaces = replaces
+	}
+	n.mu.Unlock()
+	n.writeMu.Unlock()
+	n.fs.itemListing(oldItem.ID).invalidate()
+	n.fs.itemListing(item.ID).invalidate()
+	// A closed scratch file renamed to an ordinary name is what attaches it (rsync, LibreOffice).
+	if wasScratch && !isScratch(newName) && !open {
+		if n.fs.opts.Async {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				defer cancel()
+				n.waitUpload(ctx, id)
+			}()
+			return 0
+		}
+		return n.waitUpload(ctx, id)
+	}
+	return 0
+}

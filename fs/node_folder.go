@@ -1,0 +1,308 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// draftsNode is drafts/: one directory per message in the Drafts folder.
+type draftsNode struct {
+	gofs.Inode
+	fs *FS
+}
+
+// eventsNode is events/: one directory per event occurrence in the window.
+type eventsNode struct {
+	gofs.Inode
+	fs *FS
+}
+
+var (
+	_ gofs.NodeReaddirer = (*draftsNode)(nil)
+	_ gofs.NodeLookuper  = (*draftsNode)(nil)
+	_ gofs.NodeMkdirer   = (*draftsNode)(nil)
+	_ gofs.NodeRmdirer   = (*draftsNode)(nil)
+	_ gofs.NodeRenamer   = (*draftsNode)(nil)
+	_ gofs.NodeGetattrer = (*draftsNode)(nil)
+	_ gofs.NodeCreater   = (*draftsNode)(nil)
+	_ gofs.NodeUnlinker  = (*draftsNode)(nil)
+
+	_ gofs.NodeReaddirer = (*eventsNode)(nil)
+	_ gofs.NodeLookuper  = (*eventsNode)(nil)
+	_ gofs.NodeMkdirer   = (*eventsNode)(nil)
+	_ gofs.NodeRmdirer   = (*eventsNode)(nil)
+	_ gofs.NodeRenamer   = (*eventsNode)(nil)
+	_ gofs.NodeGetattrer = (*eventsNode)(nil)
+	_ gofs.NodeCreater   = (*eventsNode)(nil)
+	_ gofs.NodeUnlinker  = (*eventsNode)(nil)
+)
+
+// itemEntry is one item directory as listed.
+type itemEntry struct {
+	name     string
+	ref      graph.ItemRef
+	writable bool
+	mtime    time.Time
+}
+
+// draftNames maps drafts to unique, stable directory names.
+func draftNames(drafts []graph.Draft) []itemEntry {
+	n := make([]named, len(drafts))
+	for i, d := range drafts {
+		n[i] = named{Name: SafeName(d.Subject, "(no subject)"), Key: d.ID, Order: d.Created.UTC().Format(time.RFC3339Nano)}
+	}
+	names := uniqueNames(n, nil)
+	out := make([]itemEntry, len(drafts))
+	for i, d := range drafts {
+		out[i] = itemEntry{name: names[i], ref: graph.ItemRef{Kind: graph.KindMessage, ID: d.ID}, writable: true, mtime: d.LastModified}
+	}
+	return out
+}
+
+// eventNames maps events to "2026-11-24 10.00 Subject" in the mount's time zone.
+func eventNames(events []graph.Event, loc *time.Location) []itemEntry {
+	n := make([]named, len(events))
+	for i, e := range events {
+		prefix := e.Start.In(loc).Format("2006-01-02 15.04")
+		n[i] = named{Name: SafeName(prefix+" "+SafeName(e.Subject, "(no subject)"), prefix), Key: e.ID, Order: e.Start.UTC().Format(time.RFC3339Nano)}
+	}
+	names := uniqueNames(n, nil)
+	out := make([]itemEntry, len(events))
+	for i, e := range events {
+		out[i] = itemEntry{name: names[i], ref: graph.ItemRef{Kind: graph.KindEvent, ID: e.ID}, writable: e.IsOrganizer, mtime: e.LastModified}
+	}
+	return out
+}
+
+func (d *draftsNode) entries(ctx context.Context) ([]itemEntry, syscall.Errno) {
+	drafts, err := d.fs.listDrafts(ctx)
+	if err != nil {
+		d.fs.log.Error("cannot list drafts", "err", err)
+		return nil, toErrno(err)
+	}
+	return draftNames(drafts), 0
+}
+
+func (e *eventsNode) entries(ctx context.Context) ([]itemEntry, syscall.Errno) {
+	events, err := e.fs.listEvents(ctx)
+	if err != nil {
+		e.fs.log.Error("cannot list events", "err", err)
+		return nil, toErrno(err)
+	}
+	return eventNames(events, e.fs.opts.Location), 0
+}
+
+func itemDirStream(entries []itemEntry) gofs.DirStream {
+	list := make([]fuse.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		list = append(list, fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR})
+	}
+	return gofs.NewListDirStream(list)
+}
+
+func findItem(entries []itemEntry, name string) (itemEntry, bool) {
+	for _, e := range entries {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return itemEntry{}, false
+}
+
+// lookupItem returns the child directory for an item, reusing the inode the kernel knows.
+func lookupItem(ctx context.Context, parent *gofs.Inode, f *FS, e itemEntry, out *fuse.EntryOut) *gofs.Inode {
+	if ch := parent.GetChild(e.name); ch != nil {
+		if n, ok := ch.Operations().(*itemNode); ok && n.ref == e.ref {
+			n.fillEntry(out)
+			return ch
+		}
+	}
+	n := &itemNode{fs: f, ref: e.ref, writable: e.writable, mtime: e.mtime}
+	n.fillEntry(out)
+	return parent.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR})
+}
+
+func (d *draftsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o755
+	return 0
+}
+
+func (d *draftsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	entries, errno := d.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return itemDirStream(entries), 0
+}
+
+func (d *draftsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	entries, errno := d.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	e, ok := findItem(entries, name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return lookupItem(ctx, d.EmbeddedInode(), d.fs, e, out), 0
+}
+
+// Mkdir creates a draft whose subject is the directory's name.
+func (d *draftsNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if !validLocalName(name) {
+		return nil, syscall.EINVAL
+	}
+	entries, errno := d.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if _, ok := findItem(entries, name); ok {
+		return nil, syscall.EEXIST
+	}
+	draft, err := d.fs.opts.Backend.CreateDraft(ctx, name)
+	if err != nil {
+		d.fs.log.Error("could not create a draft", "subject", name, "err", err)
+		return nil, toErrno(err)
+	}
+	d.fs.drafts.update(func(ds []graph.Draft) []graph.Draft { return append(ds, draft) })
+	d.fs.drafts.invalidate()
+	for _, e := range draftNames([]graph.Draft{draft}) {
+		e.name = name
+		return lookupItem(ctx, d.EmbeddedInode(), d.fs, e, out), 0
+	}
+	return nil, syscall.EIO
+}
+
+// Rmdir deletes a draft that has no attachments (and no files waiting to become some).
+func (d *draftsNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	entries, errno := d.entries(ctx)
+	if errno != 0 {
+		return errno
+	}
+	e, ok := findItem(entries, name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	atts, err := d.fs.opts.Backend.ListAttachments(ctx, e.ref)
+	if err != nil {
+		return toErrno(err)
+	}
+	if len(atts) > 0 || len(d.fs.opts.Spool.List(e.ref)) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if err := d.fs.opts.Backend.DeleteDraft(ctx, e.ref.ID); err != nil && !graph.IsNotFound(err) {
+		d.fs.log.Error("could not delete a draft", "draft", name, "err", err)
+		return toErrno(err)
+	}
+	d.fs.drafts.update(func(ds []graph.Draft) []graph.Draft { return removeDraft(ds, e.ref.ID) })
+	d.fs.drafts.invalidate()
+	return 0
+}
+
+func removeDraft(ds []graph.Draft, id string) []graph.Draft {
+	out := ds[:0:0]
+	for _, d := range ds {
+		if d.ID != id {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Rename changes a draft's subject. Moving a draft anywhere else is EXDEV.
+func (d *draftsNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if _, ok := newParent.(*draftsNode); !ok {
+		return syscall.EXDEV
+	}
+	if flags&^uint32(renameNoReplace) != 0 {
+		return syscall.EINVAL
+	}
+	if !validLocalName(newName) {
+		return syscall.EINVAL
+	}
+	entries, errno := d.entries(ctx)
+	if errno != 0 {
+		return errno
+	}
+	e, ok := findItem(entries, name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	if name == newName {
+		return 0
+	}
+	if _, exists := findItem(entries, newName); exists {
+		return syscall.EEXIST
+	}
+	if err := d.fs.opts.Backend.SetDraftSubject(ctx, e.ref.ID, newName); err != nil {
+		d.fs.log.Error("could not change a draft's subject", "draft", name, "err", err)
+		return toErrno(err)
+	}
+	d.fs.drafts.update(func(ds []graph.Draft) []graph.Draft {
+		for i := range ds {
+			if ds[i].ID == e.ref.ID {
+				ds[i].Subject = newName
+			}
+		}
+		return ds
+	})
+	d.fs.drafts.invalidate()
+	return 0
+}
+
+// Files directly under drafts/ are not messages.
+func (d *draftsNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EPERM
+}
+
+func (d *draftsNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EISDIR }
+
+func (e *eventsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o755
+	return 0
+}
+
+func (e *eventsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	entries, errno := e.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return itemDirStream(entries), 0
+}
+
+func (e *eventsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	entries, errno := e.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	it, ok := findItem(entries, name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return lookupItem(ctx, e.EmbeddedInode(), e.fs, it, out), 0
+}
+
+// Events are created, renamed and deleted in a calendar, not here.
+func (e *eventsNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+func (e *eventsNode) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+func (e *eventsNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EPERM
+}
+func (e *eventsNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EPERM
+}
+func (e *eventsNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EISDIR }
+
+// renameNoReplace is RENAME_NOREPLACE from renameat2(2).
+const renameNoReplace = 1
+
+func (e itemEntry) String() string { return fmt.Sprintf("%s (%s)", e.name, e.ref) }

@@ -1,0 +1,425 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/spool"
+)
+
+// itemNode is a draft's or an event's directory (or its inline/ subdirectory): its
+// attachments, plus the local files on their way to becoming attachments.
+type itemNode struct {
+	gofs.Inode
+	fs       *FS
+	ref      graph.ItemRef
+	writable bool // false for events the user does not organise
+	inline   bool // this is the item's inline/ directory
+	mtime    time.Time
+}
+
+const inlineDirName = "inline"
+
+// fileKind says what a file in an item directory stands for.
+type fileKind int
+
+const (
+	kindFile      fileKind = iota // a file attachment (or a local file on its way to be one)
+	kindItem                      // an attached message, event or contact: read-only MIME/iCalendar/vCard
+	kindReference                 // a link to a cloud file: a read-only text file describing it
+	kindInlineDir                 // the inline/ directory
+)
+
+// fileEntry is one name in an item directory.
+type fileEntry struct {
+	name string
+	kind fileKind
+	att  *graph.Attachment // the attachment on the server, if any
+	meta *spool.Meta       // the local file in the spool, if any (takes precedence)
+}
+
+func (n *itemNode) fillEntry(out *fuse.EntryOut) {
+	out.Mode = syscall.S_IFDIR | n.perm()
+	setTimes(&out.Attr, n.mtime)
+}
+
+func (n *itemNode) perm() uint32 {
+	if n.writable && !n.inline {
+		return 0o755
+	}
+	return 0o555
+}
+
+// itemExtension returns the extension of an attached item's $value by its content type.
+func itemExtension(contentType string) string {
+	ct := strings.ToLower(contentType)
+	switch {
+	case strings.Contains(ct, "calendar"):
+		return ".ics"
+	case strings.Contains(ct, "vcard"):
+		return ".vcf"
+	}
+	return ".eml"
+}
+
+// referenceSuffix names the text file that stands for a reference attachment.
+const referenceSuffix = ".link.txt"
+
+// files lists the directory: local files first (they shadow what they replace), then the
+// server's attachments with unique, safe names.
+func (n *itemNode) files(ctx context.Context) ([]fileEntry, syscall.Errno) {
+	atts, err := n.fs.listAttachments(ctx, n.ref)
+	if err != nil {
+		n.fs.log.Error("cannot list attachments", "item", n.ref.String(), "err", err)
+		return nil, toErrno(err)
+	}
+	var out []fileEntry
+	taken := map[string]bool{}
+	hidden := map[string]bool{}
+	if !n.inline {
+		for _, m := range n.fs.opts.Spool.List(n.ref) {
+			if m.State == spool.StateAttached || m.State == spool.StateFailed {
+				continue
+			}
+			m := m
+			out = append(out, fileEntry{name: m.Name, kind: kindFile, meta: &m})
+			taken[m.Name] = true
+			if m.Replaces != "" {
+				hidden[m.Replaces] = true
+			}
+		}
+	}
+	var shown []graph.Attachment
+	var names []named
+	hasInline := false
+	for _, a := range atts {
+		if hidden[a.ID] {
+			continue
+		}
+		isInline := a.IsInline && a.Kind == graph.FileAttachment
+		hasInline = hasInline || isInline
+		if isInline != n.inline {
+			continue
+		}
+		var name string
+		switch {
+		case n.inline:
+			name = SafeName(a.ContentID, SafeName(a.Name, "inline"))
+		case a.Kind == graph.ItemAttachment:
+			ext := itemExtension(a.ContentType)
+			name = SafeName(a.Name, "item")
+			if !strings.EqualFold(path.Ext(name), ext) {
+				name = truncateName(name, maxNameBytes-len(ext)) + ext
+			}
+		case a.Kind == graph.ReferenceAttachment:
+			name = truncateName(SafeName(a.Name, "link"), maxNameBytes-len(referenceSuffix)) + referenceSuffix
+		default:
+			name = SafeName(a.Name, "attachment")
+		}
+		shown = append(shown, a)
+		names = append(names, named{Name: name, Key: a.ID, Order: a.LastModified.UTC().Format(time.RFC3339Nano)})
+	}
+	if hasInline && !n.inline {
+		taken[inlineDirName] = true
+		out = append(out, fileEntry{name: inlineDirName, kind: kindInlineDir})
+	}
+	unique := uniqueNames(names, taken)
+	for i := range shown {
+		a := shown[i]
+		kind := kindFile
+		switch a.Kind {
+		case graph.ItemAttachment:
+			kind = kindItem
+		case graph.ReferenceAttachment:
+			kind = kindReference
+		}
+		out = append(out, fileEntry{name: unique[i], kind: kind, att: &a})
+	}
+	return out, 0
+}
+
+func findFile(entries []fileEntry, name string) (fileEntry, bool) {
+	for _, e := range entries {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return fileEntry{}, false
+}
+
+var (
+	_ gofs.NodeGetattrer = (*itemNode)(nil)
+	_ gofs.NodeSetattrer = (*itemNode)(nil)
+	_ gofs.NodeReaddirer = (*itemNode)(nil)
+	_ gofs.NodeLookuper  = (*itemNode)(nil)
+	_ gofs.NodeCreater   = (*itemNode)(nil)
+	_ gofs.NodeUnlinker  = (*itemNode)(nil)
+	_ gofs.NodeRenamer   = (*itemNode)(nil)
+	_ gofs.NodeMkdirer   = (*itemNode)(nil)
+	_ gofs.NodeRmdirer   = (*itemNode)(nil)
+	_ gofs.NodeMknoder   = (*itemNode)(nil)
+	_ gofs.NodeSymlinker = (*itemNode)(nil)
+	_ gofs.NodeLinker    = (*itemNode)(nil)
+)
+
+func (n *itemNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | n.perm()
+	setTimes(&out.Attr, n.mtime)
+	return 0
+}
+
+// Setattr accepts (and forgets) mode and time changes: touch, cp -a and rsync -a expect it.
+func (n *itemNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return n.Getattr(ctx, fh, out)
+}
+
+func (n *itemNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	list := make([]fuse.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		mode := uint32(syscall.S_IFREG)
+		if e.kind == kindInlineDir {
+			mode = syscall.S_IFDIR
+		}
+		list = append(list, fuse.DirEntry{Name: e.name, Mode: mode})
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	e, ok := findFile(entries, name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if e.kind == kindInlineDir {
+		if ch := n.GetChild(name); ch != nil {
+			if in, ok := ch.Operations().(*itemNode); ok {
+				in.fillEntry(out)
+				return ch, 0
+			}
+		}
+		in := &itemNode{fs: n.fs, ref: n.ref, inline: true, mtime: n.mtime}
+		in.fillEntry(out)
+		return n.NewInode(ctx, in, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	}
+	var node *fileNode
+	if ch := n.GetChild(name); ch != nil {
+		node, _ = ch.Operations().(*fileNode)
+	}
+	fresh := node == nil
+	if fresh {
+		node = &fileNode{fs: n.fs, item: n.ref, name: name, size: -1}
+	}
+	node.refresh(e, n.writable && !n.inline)
+	var a fuse.AttrOut
+	if errno := node.Getattr(ctx, nil, &a); errno != 0 {
+		return nil, errno
+	}
+	out.Attr = a.Attr
+	if !fresh {
+		return node.EmbeddedInode(), 0
+	}
+	return n.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+// Create starts a new local file: it lives in the spool until it is closed (and, for
+// scratch names, until it is renamed to an ordinary name).
+func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.checkWritable(name); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	if _, exists := findFile(entries, name); exists {
+		return nil, nil, 0, syscall.EEXIST
+	}
+	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: mode & 0o7777})
+	if err != nil {
+		n.fs.log.Error("could not start a file in the spool", "name", name, "err", err)
+		return nil, nil, 0, toErrno(err)
+	}
+	node := &fileNode{fs: n.fs, item: n.ref, name: name, writableItem: true, kind: kindFile,
+		spoolID: f.ID(), active: f, dirty: true, mode: mode & 0o7777, mtime: n.fs.opts.Now(), size: -1}
+	node.writers = 1
+	var a fuse.AttrOut
+	node.Getattr(ctx, nil, &a)
+	out.Attr = a.Attr
+	ch := n.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
+	return ch, &handle{write: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
+}
+
+func (n *itemNode) checkWritable(name string) syscall.Errno {
+	if n.inline || !n.writable {
+		return syscall.EACCES
+	}
+	if !validLocalName(name) || name == inlineDirName {
+		return syscall.EINVAL
+	}
+	return 0
+}
+
+// Unlink deletes an attachment, or cancels a local file's upload.
+func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return errno
+	}
+	e, ok := findFile(entries, name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	if e.kind == kindInlineDir {
+		return syscall.EISDIR
+	}
+	if !n.writable {
+		return syscall.EACCES
+	}
+	if ch := n.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			fn.markGone()
+		}
+	}
+	if e.meta != nil {
+		if err := n.fs.opts.Spool.Remove(ctx, e.meta.ID); err != nil {
+			n.fs.log.Error("could not cancel a local file", "name", name, "err", err)
+			return toErrno(err)
+		}
+		return 0
+	}
+	if err := n.fs.opts.Backend.DeleteAttachment(ctx, n.ref, e.att.ID); err != nil && !graph.IsNotFound(err) {
+		n.fs.log.Error("could not delete an attachment", "name", name, "item", n.ref.String(), "err", err)
+		return toErrno(err)
+	}
+	n.fs.forgetAttachment(n.ref, e.att.ID)
+	return 0
+}
+
+// Rename is free for local files (they are renamed in the spool, also while open) and EXDEV
+// for attachments already on the server, which Graph cannot rename: mv, rsync and vim then
+// copy and unlink by themselves.
+func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	dst, ok := newParent.(*itemNode)
+	if !ok || dst.inline || n.inline {
+		return syscall.EXDEV
+	}
+	if flags&^uint32(renameNoReplace) != 0 {
+		return syscall.EINVAL
+	}
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return errno
+	}
+	e, ok := findFile(entries, name)
+	if !ok {
+		return syscall.ENOENT
+	}
+	if e.meta == nil {
+		return syscall.EXDEV
+	}
+	if errno := dst.checkWritable(newName); errno != 0 {
+		return errno
+	}
+	if dst == n && name == newName {
+		return 0
+	}
+	dstEntries := entries
+	if dst != n {
+		if dstEntries, errno = dst.files(ctx); errno != 0 {
+			return errno
+		}
+	}
+	replaces := ""
+	if t, exists := findFile(dstEntries, newName); exists {
+		if flags&renameNoReplace != 0 {
+			return syscall.EEXIST
+		}
+		switch {
+		case t.kind == kindInlineDir:
+			return syscall.EISDIR
+		case t.meta != nil:
+			if err := n.fs.opts.Spool.Remove(ctx, t.meta.ID); err != nil {
+				return toErrno(err)
+			}
+			replaces = t.meta.Replaces
+		default:
+			replaces = t.att.ID
+		}
+	}
+	var node *fileNode
+	if ch := n.GetChild(name); ch != nil {
+		node, _ = ch.Operations().(*fileNode)
+	}
+	if node == nil {
+		node = &fileNode{fs: n.fs, item: n.ref, name: name, size: -1}
+		node.refresh(e, true)
+	}
+	return node.rename(ctx, dst.ref, newName, replaces)
+}
+
+func (n *itemNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Rmdir of inline/ succeeds once its attachments are gone (it is shown only while there are some).
+func (n *itemNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	entries, errno := n.files(ctx)
+	if errno != 0 {
+		return errno
+	}
+	e, ok := findFile(entries, name)
+	switch {
+	case !ok && name == inlineDirName && !n.inline:
+		return 0
+	case !ok:
+		return syscall.ENOENT
+	case e.kind != kindInlineDir:
+		return syscall.ENOTDIR
+	}
+	return syscall.ENOTEMPTY
+}
+
+func (n *itemNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *itemNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *itemNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// forgetAttachment drops a deleted attachment from the cached listing and the content cache.
+func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
+	l := f.itemListing(item.ID)
+	l.update(func(as []graph.Attachment) []graph.Attachment {
+		out := as[:0:0]
+		for _, a := range as {
+			if a.ID != id {
+				out = append(out, a)
+			}
+		}
+		return out
+	})
+	l.invalidate()
+	if f.opts.Cache != nil {
+		_ = f.opts.Cache.Forget(id)
+	}
+}

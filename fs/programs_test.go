@@ -1,0 +1,356 @@
+package fs
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
+)
+
+const mib = 1 << 20
+
+// TestCopySizes copies files of every boundary size with cp and checks the draft afterwards.
+func TestCopySizes(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Sizes")
+	want := map[string][]byte{}
+	for i, n := range []int64{0, 1, 3*mib - 1, 3 * mib, 3*mib + 1} {
+		src, data := writeSource(t, n, int64(i))
+		name := fmt.Sprintf("file-%d.bin", n)
+		h.must("cp", src, filepath.Join(dir, name))
+		want[name] = data
+		// cp exiting 0 means attached: no waiting, no polling.
+		h.wantAttachments(id, want)
+	}
+	// ls -l shows true sizes, never Graph's larger listed size.
+	out := h.must("ls", "-l", dir)
+	for name, data := range want {
+		if !strings.Contains(out, " "+strconv.Itoa(len(data))+" ") || !strings.Contains(out, name) {
+			t.Errorf("ls -l does not show %s with %d bytes:\n%s", name, len(data), out)
+		}
+	}
+	// and sha256sum through the mount matches.
+	for name, data := range want {
+		got := h.must("sha256sum", filepath.Join(dir, name))
+		if !strings.HasPrefix(got, fmt.Sprintf("%x", sha256sum(data))) {
+			t.Errorf("sha256sum %s = %s", name, got)
+		}
+	}
+}
+
+// TestCopyOverMessageLimit: a 40 MB file is over the mailbox's 35 MB limit: cp fails with a
+// clear error, and nothing is attached.
+func TestCopyOverMessageLimit(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Too big")
+	src, _ := writeSource(t, 40_000_000, 7)
+	out, err := h.run("cp", src, filepath.Join(dir, "big.bin"))
+	if err == nil {
+		t.Fatalf("cp of a 40 MB file succeeded; want a failure\n%s", out)
+	}
+	if !strings.Contains(out, "too large") {
+		t.Errorf("cp's error does not say the file is too large: %q", out)
+	}
+	if got := h.mb.Attachments(id); len(got) != 0 {
+		t.Errorf("attachments after a failed copy: %d", len(got))
+	}
+	if !strings.Contains(h.logs.String(), "message size limit") && !strings.Contains(h.logs.String(), "too large") {
+		t.Errorf("the log does not say why:\n%s", h.logs.String())
+	}
+	if ls := h.must("ls", "-A", dir); strings.TrimSpace(ls) != "" {
+		t.Errorf("the draft still lists files after the failure: %q", ls)
+	}
+}
+
+// TestWritePastCeiling: a write that takes a file past 150 MiB fails with EFBIG at that write.
+func TestWritePastCeiling(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxFileSize: 8 * mib}) // the ceiling is a setting; 150 MiB in production
+	id, dir := h.draft("Ceiling")
+	out, err := h.run("dd", "if=/dev/zero", "of="+filepath.Join(dir, "huge.bin"), "bs=1M", "count=9")
+	if err == nil {
+		t.Fatalf("dd past the ceiling succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "File too large") {
+		t.Errorf("dd's error is not EFBIG: %q", out)
+	}
+	if got := h.mb.Attachments(id); len(got) != 0 {
+		t.Errorf("attachments after EFBIG: %d", len(got))
+	}
+}
+
+func TestCopyPreserving(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Preserve")
+	src, data := writeSource(t, 100_000, 1)
+	h.must("cp", "-p", src, filepath.Join(dir, "p.bin"))
+	h.must("cp", "-a", src, filepath.Join(dir, "a.bin"))
+	h.must("touch", filepath.Join(dir, "a.bin"))
+	h.wantAttachments(id, map[string][]byte{"p.bin": data, "a.bin": data})
+}
+
+func TestRsync(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Rsync")
+	srcDir := t.TempDir()
+	a, b := bytes.Repeat([]byte("a"), 5000), bytes.Repeat([]byte("b"), 4*mib)
+	os.WriteFile(filepath.Join(srcDir, "a.txt"), a, 0o644)
+	os.WriteFile(filepath.Join(srcDir, "b.bin"), b, 0o600)
+	// temp file (.a.txt.XXXXXX, a scratch name) + rename after close
+	h.must("rsync", "-a", srcDir+"/", dir+"/")
+	h.wantAttachments(id, map[string][]byte{"a.txt": a, "b.bin": b})
+	// a changed file replaces the attachment: new version attached, old one deleted
+	a2 := bytes.Repeat([]byte("A"), 7000)
+	os.WriteFile(filepath.Join(srcDir, "a.txt"), a2, 0o644)
+	h.must("rsync", "-a", srcDir+"/", dir+"/")
+	h.wantAttachments(id, map[string][]byte{"a.txt": a2, "b.bin": b})
+	// --inplace writes the target directly
+	c := bytes.Repeat([]byte("c"), 1234)
+	os.WriteFile(filepath.Join(srcDir, "c.txt"), c, 0o644)
+	h.must("rsync", "--inplace", filepath.Join(srcDir, "c.txt"), dir+"/")
+	h.wantAttachments(id, map[string][]byte{"a.txt": a2, "b.bin": b, "c.txt": c})
+	h.noScratchUploaded()
+}
+
+func TestGioCopy(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Gio")
+	src, data := writeSource(t, 200_000, 3)
+	h.must("gio", "copy", src, filepath.Join(dir, "g.bin"))
+	h.wantAttachments(id, map[string][]byte{"g.bin": data})
+	// over an existing file: probe-open, .goutputstream-XXXXXX, rename over the target while open
+	src2, data2 := writeSource(t, 300_000, 4)
+	h.must("gio", "copy", "-f", src2, filepath.Join(dir, "g.bin"))
+	h.wantAttachments(id, map[string][]byte{"g.bin": data2})
+	h.noScratchUploaded()
+}
+
+func TestVim(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Vim")
+	target := filepath.Join(dir, "notes.txt")
+	// a new file, then an edit of the attached one
+	h.must("sh", "-c", fmt.Sprintf("TERM=xterm script -qec \"vim -u NONE -i NONE -n -es -c 'normal ihello' -c 'wq' '%s'\" /dev/null", target))
+	h.wantAttachments(id, map[string][]byte{"notes.txt": []byte("hello\n")})
+	h.must("sh", "-c", fmt.Sprintf("TERM=xterm script -qec \"vim -u NONE -i NONE -es -c 'normal Aworld' -c 'wq' '%s'\" /dev/null", target))
+	h.wantAttachments(id, map[string][]byte{"notes.txt": []byte("helloworld\n")})
+	h.noScratchUploaded()
+}
+
+func TestDdFsyncAndTouch(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Dd")
+	src, data := writeSource(t, 5*mib, 5)
+	h.must("dd", "if="+src, "of="+filepath.Join(dir, "dd.bin"), "bs=64k", "conv=fsync")
+	h.must("touch", filepath.Join(dir, "empty.txt"))
+	h.must("touch", filepath.Join(dir, "dd.bin")) // times on an attached file
+	h.wantAttachments(id, map[string][]byte{"dd.bin": data, "empty.txt": {}})
+}
+
+func TestMoveAndRemove(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id1, d1 := h.draft("One")
+	id2, d2 := h.draft("Two")
+	src, data := writeSource(t, 70_000, 6)
+	h.must("cp", src, filepath.Join(d1, "x.bin"))
+	// within a draft: Graph cannot rename, so mv copies and unlinks by itself (EXDEV)
+	h.must("mv", filepath.Join(d1, "x.bin"), filepath.Join(d1, "y.bin"))
+	h.wantAttachments(id1, map[string][]byte{"y.bin": data})
+	// between drafts
+	h.must("mv", filepath.Join(d1, "y.bin"), filepath.Join(d2, "z.bin"))
+	h.wantAttachments(id1, map[string][]byte{})
+	h.wantAttachments(id2, map[string][]byte{"z.bin": data})
+	h.must("rm", filepath.Join(d2, "z.bin"))
+	h.wantAttachments(id2, map[string][]byte{})
+	if _, err := os.Stat(filepath.Join(d2, "z.bin")); !os.IsNotExist(err) {
+		t.Errorf("z.bin still there after rm: %v", err)
+	}
+}
+
+func TestDraftDirectories(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	drafts := filepath.Join(h.dir, "drafts")
+	h.must("mkdir", filepath.Join(drafts, "New plan"))
+	if !h.hasDraft("New plan") {
+		t.Fatalf("mkdir did not create a draft")
+	}
+	h.must("mv", filepath.Join(drafts, "New plan"), filepath.Join(drafts, "Old plan"))
+	if !h.hasDraft("Old plan") || h.hasDraft("New plan") {
+		t.Fatalf("mv did not change the subject")
+	}
+	h.must("cp", "/etc/hostname", filepath.Join(drafts, "Old plan", "h.txt"))
+	if out, err := h.run("rmdir", filepath.Join(drafts, "Old plan")); err == nil || !strings.Contains(out, "not empty") {
+		t.Errorf("rmdir of a draft with an attachment: err=%v out=%q, want ENOTEMPTY", err, out)
+	}
+	h.must("rm", filepath.Join(drafts, "Old plan", "h.txt"))
+	h.must("rmdir", filepath.Join(drafts, "Old plan"))
+	if h.hasDraft("Old plan") {
+		t.Errorf("rmdir did not delete the draft")
+	}
+}
+
+func (h *harness) hasDraft(subject string) bool {
+	for _, d := range h.mb.Drafts() {
+		if d.Subject == subject {
+			return true
+		}
+	}
+	return false
+}
+
+// noScratchUploaded checks the request log: no scratch name was ever attached.
+func (h *harness) noScratchUploaded() {
+	h.t.Helper()
+	for _, d := range h.mb.Drafts() {
+		for _, a := range h.mb.Attachments(d.ID) {
+			if isScratch(a.Name) {
+				h.t.Errorf("scratch file %q was uploaded", a.Name)
+			}
+		}
+	}
+}
+
+func TestConcurrentCopies(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Twenty")
+	want := map[string][]byte{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		size := int64(50_000 + i*1000)
+		if i%5 == 0 {
+			size = 3*mib + int64(i) // some through upload sessions
+		}
+		src, data := writeSource(t, size, int64(100+i))
+		name := fmt.Sprintf("c%02d.bin", i)
+		want[name] = data
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := h.run("cp", src, filepath.Join(dir, name)); err != nil {
+				errs <- fmt.Errorf("cp %s: %v: %s", name, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	h.wantAttachments(id, want)
+	if got := h.srv.Emulator.MaxInFlight(testUPN); got > 4 {
+		t.Errorf("the emulator saw %d requests in flight; the limit is 4", got)
+	}
+	if n := h.srv.Emulator.Throttled(testUPN); n != 0 {
+		t.Errorf("%d requests were throttled", n)
+	}
+}
+
+// TestReadEveryKind reads file, item (.eml/.ics/.vcf), reference and inline attachments.
+func TestReadEveryKind(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Kinds")
+	file := bytes.Repeat([]byte("0123456789"), 50_000)
+	h.mb.AddFileAttachment(id, "report.pdf", "application/pdf", file)
+	h.mb.AddItemAttachment(id, "Forwarded", "message", "Hello there")
+	h.mb.AddItemAttachment(id, "Meeting", "event", "Standup")
+	h.mb.AddItemAttachment(id, "Alice", "contact", "Alice")
+	h.mb.AddReferenceAttachment(id, "Budget.xlsx", "https://contoso.sharepoint.com/budget.xlsx")
+	png := []byte("\x89PNG fake image")
+	h.mb.AddInlineAttachment(id, "logo.png", "image/png", "logo@contoso", png)
+
+	got := h.must("cat", filepath.Join(dir, "report.pdf"))
+	if got != string(file) {
+		t.Errorf("report.pdf: read %d bytes, want %d", len(got), len(file))
+	}
+	if eml := h.must("cat", filepath.Join(dir, "Forwarded.eml")); !strings.Contains(eml, "Hello there") {
+		t.Errorf("Forwarded.eml is not the message's MIME: %q", eml)
+	}
+	if ics := h.must("cat", filepath.Join(dir, "Meeting.ics")); !strings.Contains(ics, "BEGIN:VCALENDAR") {
+		t.Errorf("Meeting.ics is not iCalendar: %q", ics)
+	}
+	if vcf := h.must("cat", filepath.Join(dir, "Alice.vcf")); !strings.Contains(vcf, "BEGIN:VCARD") {
+		t.Errorf("Alice.vcf is not a vCard: %q", vcf)
+	}
+	if ref := h.must("cat", filepath.Join(dir, "Budget.xlsx"+referenceSuffix)); !strings.Contains(ref, "link attachment") {
+		t.Errorf("the reference attachment reads %q", ref)
+	}
+	if in := h.must("cat", filepath.Join(dir, "inline", "logo@contoso")); in != string(png) {
+		t.Errorf("inline/logo@contoso = %q", in)
+	}
+	// sizes in ls -l are the bytes read
+	for _, name := range []string{"report.pdf", "Forwarded.eml", "Meeting.ics", "Alice.vcf"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		if st.Size() != int64(len(b)) {
+			t.Errorf("%s: stat size %d, content %d bytes", name, st.Size(), len(b))
+		}
+	}
+	// read-only kinds refuse writes
+	if out, err := h.run("sh", "-c", "echo x > '"+filepath.Join(dir, "Forwarded.eml")+"'"); err == nil {
+		t.Errorf("writing an attached message succeeded: %s", out)
+	}
+}
+
+func TestXattrs(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Xattr")
+	h.must("cp", "/etc/hostname", filepath.Join(dir, "h.txt"))
+	out := h.must("getfattr", "-d", "-m", "user.outlookfs", filepath.Join(dir, "h.txt"))
+	if !strings.Contains(out, `user.outlookfs.state="attached"`) {
+		t.Errorf("state xattr: %s", out)
+	}
+	atts := h.mb.Attachments(id)
+	if len(atts) != 1 || !strings.Contains(out, atts[0].ID) {
+		t.Errorf("id xattr does not name the attachment: %s", out)
+	}
+}
+
+func TestEventsReadOnlyWhenNotOrganizer(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	start := h.fsys.opts.Now().Add(48 * 3600e9).Truncate(3600e9)
+	h.mb.AddEvent("Mine", start, start.Add(3600e9), true)
+	h.mb.AddEvent("Theirs", start.Add(7200e9), start.Add(3*3600e9), false)
+	events := filepath.Join(h.dir, "events")
+	list := h.must("ls", events)
+	mine := filepath.Join(events, start.In(h.fsys.opts.Location).Format("2006-01-02 15.04")+" Mine")
+	theirs := filepath.Join(events, start.Add(7200e9).In(h.fsys.opts.Location).Format("2006-01-02 15.04")+" Theirs")
+	if !strings.Contains(list, filepath.Base(mine)) || !strings.Contains(list, filepath.Base(theirs)) {
+		t.Fatalf("events/ lists %q", list)
+	}
+	h.must("cp", "/etc/hostname", filepath.Join(mine, "agenda.txt"))
+	if out, err := h.run("cp", "/etc/hostname", filepath.Join(theirs, "agenda.txt")); err == nil || !strings.Contains(out, "ermission denied") {
+		t.Errorf("cp into an event the user does not organise: err=%v %q, want EACCES", err, out)
+	}
+}
+
+func TestAsyncClose(t *testing.T) {
+	h := newHarness(t, harnessOptions{async: true})
+	id, dir := h.draft("Async")
+	src, data := writeSource(t, 4*mib, 9)
+	h.must("cp", src, filepath.Join(dir, "a.bin"))
+	h.spoolWait(t, id, "a.bin")
+	h.wantAttachments(id, map[string][]byte{"a.bin": data})
+}
+
+// spoolWait waits (through the spool's wait API, not by polling) for a file's upload.
+func (h *harness) spoolWait(t *testing.T, itemID, name string) {
+	for _, m := range h.spool.All() {
+		if m.Item.ID == itemID && m.Name == name {
+			if _, err := h.spool.Wait(t.Context(), m.ID, nil); err != nil {
+				t.Fatalf("upload of %s: %v", name, err)
+			}
+			return
+		}
+	}
+}
+
+var _ = graphtest.Options{}
