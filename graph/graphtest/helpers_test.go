@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -172,8 +173,14 @@ func (c *rawClient) put(uploadURL string, data []byte, first, last int64) resp {
 // uploadAll uploads data in ranges of chunk bytes and returns the final answer.
 func (c *rawClient) uploadAll(uploadURL string, data []byte, chunk int64) resp {
 	c.t.Helper()
+	return c.uploadFrom(uploadURL, data, 0, chunk)
+}
+
+// uploadFrom uploads data from offset from on.
+func (c *rawClient) uploadFrom(uploadURL string, data []byte, from, chunk int64) resp {
+	c.t.Helper()
 	var r resp
-	for off := int64(0); off < int64(len(data)); off += chunk {
+	for off := from; off < int64(len(data)); off += chunk {
 		last := min(off+chunk, int64(len(data))) - 1
 		r = c.put(uploadURL, data, off, last)
 		if r.status != http.StatusOK && r.status != http.StatusCreated {
@@ -192,4 +199,33 @@ func attachmentIDFromLocation(t testing.TB, loc string) string {
 		t.Fatalf("Location %q has no Attachments('...')", loc)
 	}
 	return loc[i+len("Attachments('") : j]
+}
+
+// nextOffset asks an upload URL where it stands (GET) and parses the bare offset.
+func (c *rawClient) nextOffset(uploadURL string) int64 {
+	c.t.Helper()
+	r := c.do("GET", uploadURL, nil, nil)
+	if r.status != http.StatusOK {
+		c.t.Fatalf("status GET: %d %s", r.status, r.body)
+	}
+	rr, _ := r.json(c.t)["nextExpectedRanges"].([]any)
+	if len(rr) != 1 {
+		c.t.Fatalf("nextExpectedRanges %v", rr)
+	}
+	s, _ := rr[0].(string)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		c.t.Fatalf("nextExpectedRanges %q is not a bare offset", s)
+	}
+	return n
+}
+
+// valueOf downloads an attachment's $value.
+func (c *rawClient) valueOf(itemPath, aid string) []byte {
+	c.t.Helper()
+	r := c.do("GET", itemPath+"/attachments/"+aid+"/$value", nil, nil)
+	if r.status != http.StatusOK {
+		c.t.Fatalf("$value: %d %s", r.status, r.body)
+	}
+	return r.body
 }

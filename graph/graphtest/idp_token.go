@@ -180,8 +180,18 @@ func (p *IdP) serveClientCredentials(w http.ResponseWriter, r *http.Request, rec
 		fail(idpErr(http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
 		return
 	}
+	// MSAL appends openid, offline_access and profile to every request; the
+	// identity platform ignores them here. What remains must be one /.default.
 	scope := f.Get("scope")
-	if fields := strings.Fields(scope); len(fields) != 1 || !strings.HasSuffix(fields[0], "/.default") {
+	var resource []string
+	for _, s := range strings.Fields(scope) {
+		switch s {
+		case "openid", "offline_access", "profile", "email":
+		default:
+			resource = append(resource, s)
+		}
+	}
+	if len(resource) != 1 || !strings.HasSuffix(resource[0], "/.default") {
 		fail(idpErr(http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope))
 		return
 	}
