@@ -1,0 +1,55 @@
+package spool
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Badger tuning for a small daemon (design.md, "The spool"): Badger's defaults
+// cost ~90 MiB of anonymous memory; these keep it small.
+const (
+	memTableSize     = 8 << 20  // each memtable (and its .mem WAL file)
+	valueLogFileSize = 32 << 20 // small value-log files, so GC can reclaim space
+	valueThreshold   = 4 << 10  // chunks go to the value log; meta records stay in the LSM
+)
+
+// badgerOptions returns the Badger options of a spool in dir.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithLoggingLevel(badger.WARNING).
+		WithSyncWrites(false). // explicit db.Sync() at commit points
+		WithMemTableSize(memTableSize).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithValueLogFileSize(valueLogFileSize).
+		WithValueThreshold(valueThreshold).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0). // 0: the (tiny) table indexes stay in memory, no ristretto cache
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithDetectConflicts(false). // every write to a key is serialised by the spool
+		WithMetricsEnabled(false)
+}
+
+// badgerLogger routes Badger's log to slog; Badger's level filter keeps
+// only warnings and errors.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) { l.log.Error(line(f, a), "component", "badger") }
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(line(f, a), "component", "badger")
+}
+func (l badgerLogger) Infof(f string, a ...any)  { l.log.Debug(line(f, a), "component", "badger") }
+func (l badgerLogger) Debugf(f string, a ...any) { l.log.Debug(line(f, a), "component", "badger") }
+
+func line(f string, a []any) string { return strings.TrimSpace(fmt.Sprintf(f, a...)) }
+
+var _ badger.Logger = badgerLogger{}

@@ -1,0 +1,184 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// Rename moves a file not yet attached to another name (and item), and sets
+// whether it is a scratch file. Renaming a closed scratch file to an ordinary
+// name commits and queues it; renaming a committed file to a scratch name
+// takes it out of the queue. A file whose upload already started is uploaded
+// again under its new name. Attached files cannot be renamed: ErrCommitted.
+func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name string, scratch bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if name == "" {
+		return errors.New("spool: rename: empty name")
+	}
+	e, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if e.rec.State == StateAttached {
+		s.mu.Unlock()
+		return ErrCommitted
+	}
+	moved := e.rec.Item != item || e.rec.Name != name
+	restart := moved && (e.running || e.rec.State == StateUploading)
+	if restart || (scratch && e.running) {
+		e.gen++ // the running upload is stale
+		if e.cancel != nil {
+			e.cancel()
+		}
+	}
+	s.mu.Unlock()
+
+	var oldSession *session
+	err = s.update(e, -1, func(r *record) error {
+		r.Item, r.Name, r.Scratch = item, name, scratch
+		if r.State == StateUploading && (moved || scratch) {
+			// Start over: the name was sent when the session was created.
+			oldSession = r.Session
+			r.State, r.Session, r.Confirmed, r.Final, r.KnownIDs = StateCommitted, nil, 0, false, nil
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("spool: rename: %w", err)
+	}
+	s.cancelSession(item, oldSession)
+	s.mu.Lock()
+	if e.rec.State == StateCommitted && !e.rec.Scratch {
+		s.enqueueLocked(e)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Remove forgets a file (unlink): its writer handle stops working, its upload
+// is cancelled (with the server's session) and its bytes are dropped.
+// Removing an attached file only forgets it; deleting the attachment is the
+// caller's business.
+func (s *Spool) Remove(ctx context.Context, id string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.remove(id)
+}
+
+func (s *Spool) remove(id string) error {
+	s.mu.Lock()
+	e, ok := s.files[id]
+	var w *File
+	if ok {
+		w = e.writer
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	if w != nil {
+		w.kill() // waits for an operation in progress on the handle
+	}
+	e.pmu.Lock() // no record update in progress
+	s.mu.Lock()
+	e.gen++
+	if e.cancel != nil {
+		e.cancel()
+	}
+	if e.retryTimer != nil {
+		e.retryTimer.Stop()
+	}
+	e.writer = nil
+	delete(s.files, id)
+	wasDropped := e.dropped
+	var sess *session
+	if e.rec.State == StateUploading && e.rec.Session != nil {
+		c := *e.rec.Session
+		sess = &c
+	}
+	item := e.rec.Item
+	s.dropLocked(e, filePrefix(id), true)
+	e.notifyLocked()
+	s.mu.Unlock()
+	e.pmu.Unlock()
+
+	if !wasDropped {
+		// The record goes now, so a restart before the DropPrefix does not bring the file back.
+		if err := s.write(func(txn *badger.Txn) error { return txn.Delete(metaKey(id)) }); err != nil {
+			s.log.Warn("could not delete a removed file's record; it goes with the next clean-up", "id", id, "err", err)
+		}
+	}
+	s.cancelSession(item, sess)
+	s.log.Debug("removed", "id", id)
+	return nil
+}
+
+// dropLocked stops counting e's bytes and schedules the prefix for DropPrefix.
+// whole: the record goes too (the entry stays in memory only). Callers hold s.mu.
+func (s *Spool) dropLocked(e *entry, prefix []byte, whole bool) {
+	if e.held {
+		s.used -= e.size
+		s.dropBytes += e.size
+		e.held = false
+	}
+	if whole {
+		e.dropped = true
+	}
+	s.drops = append(s.drops, prefix)
+	if s.dropBytes >= gcBigDrop {
+		s.kickJanitor()
+	}
+}
+
+// cancelSession cancels an upload session on the server, in the background.
+func (s *Spool) cancelSession(item graph.ItemRef, sess *session) {
+	if sess == nil || s.opts.Uploader == nil {
+		return
+	}
+	s.background(func(ctx context.Context) {
+		err := s.opts.Uploader.CancelUpload(ctx, graph.UploadSession{URL: sess.URL, Expires: sess.Expires})
+		if err != nil && !graph.IsNotFound(err) {
+			s.log.Debug("could not cancel an upload session (it expires by itself)", "item", item, "err", err)
+		}
+	})
+}
+
+// background runs fn in a goroutine with a bounded context; Close waits for it.
+func (s *Spool) background(fn func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// enter marks the start of a public operation; Close waits for those in progress.
+func (s *Spool) enter() error {
+	s.life.RLock()
+	if s.shut {
+		s.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Spool) leave() { s.life.RUnlock() }

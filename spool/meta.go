@@ -1,0 +1,118 @@
+package spool
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// State is where a file is on its way to becoming an attachment.
+type State string
+
+const (
+	StateWriting   State = "writing"   // a writer holds it open; never uploaded as is
+	StateCommitted State = "committed" // the writer closed it and the spool is synced; queued (unless scratch)
+	StateUploading State = "uploading" // the upload started; progress is recorded after every accepted PUT
+	StateAttached  State = "attached"  // Graph confirmed the attachment; the bytes are dropped
+	StateFailed    State = "failed"    // the upload failed for good; Reason says why
+)
+
+// FailKind classifies a failed upload.
+type FailKind string
+
+const (
+	FailTooLarge  FailKind = "too-large"
+	FailForbidden FailKind = "forbidden"
+	FailNotFound  FailKind = "not-found"
+	FailOther     FailKind = "other"
+)
+
+// Meta describes a file held by the spool.
+type Meta struct {
+	ID           string
+	Item         graph.ItemRef
+	Name         string
+	Scratch      bool
+	Size         int64
+	State        State
+	Mode         uint32
+	Mtime        time.Time
+	Created      time.Time
+	ContentType  string
+	Replaces     string // attachment id to delete once this file is attached
+	Confirmed    int64  // bytes the server confirmed
+	AttachmentID string // once attached
+	FailKind     FailKind
+	Reason       string // once failed: a sentence a person can act on (while retrying: the last problem)
+	Abandoned    bool   // a writing file whose writer died with a previous process
+}
+
+// CreateOptions describes a new file.
+type CreateOptions struct {
+	Item        graph.ItemRef
+	Name        string
+	Scratch     bool
+	Replaces    string
+	ContentType string
+	Mode        uint32
+}
+
+// session is a persisted upload session. URL is a credential: never log it.
+type session struct {
+	URL     string
+	Expires time.Time
+}
+
+// record is what the spool persists per file, under metaKey(id).
+type record struct {
+	Meta
+	// Session is the upload session in use, once created.
+	Session *session `json:",omitempty"`
+	// Final is set just before the request that creates the attachment is sent
+	// (the final PUT, or the POST of a small file); KnownIDs are then the ids of
+	// the item's attachments that already had this name. After a crash or an
+	// ambiguous answer, a new attachment with this name is ours.
+	Final    bool     `json:",omitempty"`
+	KnownIDs []string `json:",omitempty"`
+	// CommittedAt is when the writer committed (scratch files expire from it).
+	CommittedAt time.Time `json:",omitzero"`
+	// AbandonedAt is when a new process found the file still writing.
+	AbandonedAt time.Time `json:",omitzero"`
+	// FinishedAt is when the file was attached or failed.
+	FinishedAt time.Time `json:",omitzero"`
+	// ReplacePending: attached, but Replaces is not deleted yet.
+	ReplacePending bool `json:",omitempty"`
+	// Restarts counts the new sessions started after a session was lost.
+	Restarts int `json:",omitempty"`
+}
+
+func (r record) clone() record {
+	if r.Session != nil {
+		s := *r.Session
+		r.Session = &s
+	}
+	r.KnownIDs = slices.Clone(r.KnownIDs)
+	return r
+}
+
+// Keys: every key of a file starts with filePrefix(id), so one DropPrefix removes it.
+//
+//	f/<id>/m           the record (JSON)
+//	f/<id>/c/<%08d>    chunk i: bytes [i*ChunkSize, (i+1)*ChunkSize)
+const keyRoot = "f/"
+
+func filePrefix(id string) []byte { return []byte(keyRoot + id + "/") }
+func metaKey(id string) []byte    { return []byte(keyRoot + id + "/m") }
+func chunkKey(id string, i int64) []byte {
+	return fmt.Appendf(nil, "%s%s/c/%08d", keyRoot, id, i)
+}
+
+// chunkCount is the number of chunks of a file of the given size.
+func chunkCount(size int64) int64 { return (size + ChunkSize - 1) / ChunkSize }
+
+// chunkLen is the length of chunk i of a file of the given size.
+func chunkLen(size, i int64) int64 {
+	return max(0, min(ChunkSize, size-i*ChunkSize))
+}

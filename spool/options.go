@@ -1,0 +1,69 @@
+package spool
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// ChunkSize is the size of one stored chunk and of one upload PUT: chunk i is PUT i.
+const ChunkSize = graph.MaxRangeSize
+
+// Defaults of Options.
+const (
+	DefaultWorkers      = 4
+	DefaultScratchTTL   = time.Hour
+	DefaultAbandonedTTL = 24 * time.Hour
+)
+
+// Options configures a Spool.
+type Options struct {
+	Dir          string        // spool directory, created 0700 ($XDG_STATE_HOME/outlookfs/<profile>/spool)
+	Uploader     Uploader      // nil: files are held and committed but never uploaded
+	Logger       *slog.Logger  // nil: discarded
+	MaxBytes     int64         // spool size limit (0 = none): writes past it fail with ErrNoSpace
+	MaxFileSize  int64         // default graph.MaxAttachmentSize: WriteAt/Truncate past it fail with ErrFileTooBig
+	SmallLimit   int64         // files under it go in one POST; default graph.MinUploadSessionSize
+	Workers      int           // uploads at once; default 4
+	ScratchTTL   time.Duration // closed scratch files expire; default 1h
+	AbandonedTTL time.Duration // never-closed files from a crashed run are kept visible this long; default 24h
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = graph.MaxAttachmentSize
+	}
+	if o.SmallLimit <= 0 {
+		o.SmallLimit = graph.MinUploadSessionSize
+	}
+	o.SmallLimit = min(o.SmallLimit, ChunkSize) // a small file is read into one chunk buffer
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.ScratchTTL <= 0 {
+		o.ScratchTTL = DefaultScratchTTL
+	}
+	if o.AbandonedTTL <= 0 {
+		o.AbandonedTTL = DefaultAbandonedTTL
+	}
+	return o
+}
+
+// Tuning that is not a setting.
+const (
+	// finishedTTL: how long attached files stay visible in memory (Get, Wait, All)
+	// after their keys were dropped from the database.
+	finishedTTL = 10 * time.Minute
+	// janitorInterval: how often expiry and value-log GC run when nothing asks for them.
+	janitorInterval = 5 * time.Minute
+	// gcBigDrop: dropping at least this many bytes runs the janitor at once.
+	gcBigDrop = 32 << 20
+	// maxRetryDelay bounds the wait between two attempts of an upload after a transient failure.
+	maxRetryDelay = 5 * time.Minute
+	// maxRestarts bounds the new sessions one upload may start after its session was lost.
+	maxRestarts = 5
+)

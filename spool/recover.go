@@ -1,0 +1,132 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// recover loads the records a previous process left and decides what happens to each:
+//
+//	writing            marked Abandoned (never uploaded: its writer never closed it), kept AbandonedTTL
+//	committed          queued (scratch files: kept until renamed or expired)
+//	uploading          queued; the upload resumes from the session while it lives, and
+//	                   checks the item's attachments first if the final request may have landed
+//	attached           the attachment it replaces is deleted if that was pending; then forgotten
+//	failed             kept for the user to see (its bytes are dropped)
+//
+// Chunks without a record (a removal interrupted before its DropPrefix) are dropped.
+func (s *Spool) recover(ctx context.Context) error {
+	records := map[string]record{}
+	chunks := map[string]bool{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.PrefetchValues = false
+		opt.Prefix = []byte(keyRoot)
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			id, rest, ok := splitKey(item.Key())
+			if !ok {
+				continue
+			}
+			if !bytes.Equal(rest, []byte("m")) {
+				chunks[id] = true
+				continue
+			}
+			var r record
+			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
+			if err != nil || r.ID != id {
+				s.log.Error("unreadable spool record; dropping the file", "id", id, "err", err)
+				chunks[id] = true // dropped below with the file's other keys
+				continue
+			}
+			records[id] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("spool: reading the spool: %w", err)
+	}
+
+	now := time.Now()
+	var queue []*entry
+	var abandoned []*entry
+	for id, r := range records {
+		e := newEntry(r)
+		switch r.State {
+		case StateWriting, StateCommitted, StateUploading:
+			e.held = true
+			s.used += e.size
+		}
+		switch r.State {
+		case StateWriting:
+			if !r.Abandoned {
+				abandoned = append(abandoned, e)
+			}
+		case StateCommitted, StateUploading:
+			if !r.Scratch {
+				queue = append(queue, e)
+			}
+		case StateAttached:
+			e.held = false
+			if r.ReplacePending {
+				queue = append(queue, e)
+			} else {
+				e.dropped = true
+				s.drops = append(s.drops, filePrefix(id))
+			}
+		case StateFailed:
+			if chunks[id] {
+				s.drops = append(s.drops, chunkPrefix(id))
+			}
+		}
+		s.files[id] = e
+	}
+	for id := range chunks {
+		if _, ok := records[id]; !ok {
+			s.drops = append(s.drops, filePrefix(id))
+		}
+	}
+	for _, e := range abandoned {
+		err := s.update(e, -1, func(r *record) error {
+			r.Abandoned, r.AbandonedAt = true, now
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("spool: marking an abandoned file: %w", err)
+		}
+		s.log.Warn("a file was still being written when outlookfs stopped; it will not be attached",
+			"id", e.id, "item", e.rec.Item, "size", e.size)
+	}
+	slices.SortFunc(queue, func(a, b *entry) int { return a.rec.Created.Compare(b.rec.Created) })
+	s.mu.Lock()
+	for _, e := range queue {
+		s.enqueueLocked(e)
+	}
+	s.mu.Unlock()
+	if len(s.drops) > 0 || len(records) > 0 {
+		s.kickJanitor()
+	}
+	s.log.Debug("spool opened", "dir", s.opts.Dir, "files", len(records), "queued", len(queue), "held", s.used)
+	return nil
+}
+
+// splitKey splits "f/<id>/<rest>" into id and rest.
+func splitKey(k []byte) (string, []byte, bool) {
+	k, ok := bytes.CutPrefix(k, []byte(keyRoot))
+	if !ok {
+		return "", nil, false
+	}
+	id, rest, ok := bytes.Cut(k, []byte("/"))
+	if !ok || len(id) == 0 {
+		return "", nil, false
+	}
+	return string(id), rest, true
+}

@@ -1,0 +1,45 @@
+package spool
+
+import (
+	"fmt"
+
+	"syscall"
+)
+
+// diskReserve is the free disk space the spool leaves for Badger's own files
+// (write-ahead logs, tables, manifest). Badger writes its value log and WAL
+// through mmap'ed sparse files: on a full disk that is a SIGBUS, not an error,
+// so the spool stops writing chunks while this much is still free.
+const diskReserve = 2*memTableSize + ChunkSize
+
+// diskFree returns the bytes available to us on the spool's file system.
+func (s *Spool) diskFree() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.opts.Dir, &st); err != nil {
+		return 0, fmt.Errorf("spool: statfs: %w", err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// checkDisk fails with ErrNoSpace unless n more bytes can be written and the
+// reserve still be left free. Callers hold diskMu, so checks and writes do not interleave.
+func (s *Spool) checkDisk(n int64) error {
+	free, err := s.diskFree()
+	if err != nil {
+		return err
+	}
+	if free < n+diskReserve {
+		return fmt.Errorf("%w: %d bytes free on the spool's disk, %d needed", ErrNoSpace, free, n+diskReserve)
+	}
+	return nil
+}
+
+// reserve accounts for delta more bytes held (negative: fewer) against MaxBytes.
+// Callers hold s.mu.
+func (s *Spool) reserveLocked(delta int64) error {
+	if delta > 0 && s.opts.MaxBytes > 0 && s.used+delta > s.opts.MaxBytes {
+		return fmt.Errorf("%w: the spool holds %d bytes, its limit is %d", ErrNoSpace, s.used, s.opts.MaxBytes)
+	}
+	s.used += delta
+	return nil
+}

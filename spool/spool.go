@@ -1,0 +1,350 @@
+package spool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// Spool is the durable buffer of files on their way to becoming attachments,
+// and their upload queue. It is safe for concurrent use.
+type Spool struct {
+	opts Options
+	log  *slog.Logger
+	db   *badger.DB
+	pool *bufPool
+
+	// life: public operations hold it shared (enter/leave); Close holds it
+	// exclusively to close the database once they are done.
+	life sync.RWMutex
+	shut bool
+
+	ctx    context.Context // cancelled by Close: stops uploads
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // workers, janitor, background calls
+
+	// dropMu: Badger's DropPrefix refuses writes made while it runs, so every
+	// write holds dropMu.RLock and DropPrefix holds dropMu.Lock.
+	dropMu sync.RWMutex
+	// diskMu makes the free-space check and the chunk write one step.
+	diskMu sync.Mutex
+
+	mu        sync.Mutex
+	files     map[string]*entry
+	used      int64      // bytes held for files (their sizes), counted against MaxBytes
+	queue     []string   // ids waiting for a worker
+	queueCond *sync.Cond // on mu: the queue got an id, or the spool is closing
+	closing   bool
+	drops     [][]byte // key prefixes waiting for DropPrefix
+	dropBytes int64    // bytes those prefixes hold
+	kick      chan struct{}
+}
+
+// entry is the spool's view of one file. The persisted part (rec) is replaced
+// only by update, which holds pmu; everything else is guarded by Spool.mu.
+type entry struct {
+	id  string // never changes
+	pmu sync.Mutex
+	rec record
+
+	size    int64     // live size (the record's Size is a copy made when it is persisted)
+	mtime   time.Time // live mtime
+	held    bool      // the file's bytes are in the database and counted in Spool.used
+	dropped bool      // its keys are gone (or going) from the database
+	writer  *File     // the open writer, while writing in this process
+	changed chan struct{}
+
+	queued, running bool
+	cancel          context.CancelFunc // of the running upload
+	gen             int                // bumped by Rename/Remove: a running upload is then stale
+	retries         int                // transient failures in a row
+	rerun           bool               // queued again while running
+	retryTimer      *time.Timer
+	lastErr         error
+}
+
+// meta returns the file's Meta. Callers hold Spool.mu.
+func (e *entry) meta() Meta {
+	m := e.rec.Meta
+	m.Size = e.size
+	m.Mtime = e.mtime
+	return m
+}
+
+// notifyLocked wakes every Wait on e. Callers hold Spool.mu.
+func (e *entry) notifyLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// Open opens (creating it if needed) the spool in opts.Dir and recovers what a
+// previous process left: committed and uploading files resume their uploads,
+// files still being written are marked Abandoned and never uploaded.
+func Open(ctx context.Context, opts Options) (*Spool, error) {
+	opts = opts.withDefaults()
+	if opts.Dir == "" {
+		return nil, errors.New("spool: Options.Dir is required")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", noSpace(err))
+	}
+	if err := os.Chmod(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	db, err := badger.Open(badgerOptions(opts.Dir, opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, noSpace(err))
+	}
+	s := &Spool{
+		opts:  opts,
+		log:   opts.Logger.With("component", "spool"),
+		db:    db,
+		pool:  newBufPool(2),
+		files: make(map[string]*entry),
+		kick:  make(chan struct{}, 1),
+	}
+	s.queueCond = sync.NewCond(&s.mu)
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.recover(ctx); err != nil {
+		s.cancel()
+		_ = db.Close()
+		return nil, err
+	}
+	if opts.Uploader != nil {
+		for range opts.Workers {
+			s.wg.Add(1)
+			go s.worker()
+		}
+	}
+	s.wg.Add(1)
+	go s.janitor()
+	return s, nil
+}
+
+// Close stops the uploads (they resume at the next Open), flushes open
+// writers' buffers, syncs and closes the database.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closing = true
+	var writers []*File
+	for _, e := range s.files {
+		if e.writer != nil {
+			writers = append(writers, e.writer)
+		}
+		if e.retryTimer != nil {
+			e.retryTimer.Stop()
+		}
+		e.notifyLocked()
+	}
+	s.queueCond.Broadcast()
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.shut = true
+
+	var errs []error
+	for _, f := range writers {
+		errs = append(errs, f.closeForShutdown())
+	}
+	errs = append(errs, s.db.Sync(), s.db.Close())
+	s.pool.close()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("spool: close: %w", err)
+	}
+	return nil
+}
+
+// Get returns a file's Meta.
+func (s *Spool) Get(id string) (Meta, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.files[id]
+	if !ok {
+		return Meta{}, false
+	}
+	return e.meta(), true
+}
+
+// List returns the item's files that are not attached yet (writing, committed,
+// uploading, failed; scratch files too), oldest first.
+func (s *Spool) List(item graph.ItemRef) []Meta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Meta
+	for _, e := range s.files {
+		if e.rec.Item == item && e.rec.State != StateAttached {
+			out = append(out, e.meta())
+		}
+	}
+	sortMetas(out)
+	return out
+}
+
+// All returns every file the spool knows, recently attached ones included, oldest first.
+func (s *Spool) All() []Meta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Meta, 0, len(s.files))
+	for _, e := range s.files {
+		out = append(out, e.meta())
+	}
+	sortMetas(out)
+	return out
+}
+
+func sortMetas(ms []Meta) {
+	slices.SortFunc(ms, func(a, b Meta) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// SetAttr records a mode and/or mtime (kept in the spool, never sent to Graph).
+func (s *Spool) SetAttr(id string, mode *uint32, mtime *time.Time) error {
+	e, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if mtime != nil {
+		e.mtime = *mtime
+	}
+	s.mu.Unlock()
+	return s.update(e, -1, func(r *record) error {
+		if mode != nil {
+			r.Mode = *mode
+		}
+		return nil
+	})
+}
+
+// ReadAt reads a file still held by the spool (through its writer's buffer
+// while it is open). Attached and failed files no longer have their bytes: ErrNotFound.
+func (s *Spool) ReadAt(id string, p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	e, ok := s.files[id]
+	var w *File
+	if ok {
+		w = e.writer
+	}
+	s.mu.Unlock()
+	if !ok {
+		return 0, ErrNotFound
+	}
+	if w != nil {
+		return w.ReadAt(p, off)
+	}
+	return s.readEntry(e, p, off)
+}
+
+// lookup returns the entry of a file whose keys are still in the database.
+func (s *Spool) lookup(id string) (*entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrClosed
+	}
+	e, ok := s.files[id]
+	if !ok || e.dropped {
+		return nil, ErrNotFound
+	}
+	return e, nil
+}
+
+// update applies fn to a copy of e's record, persists it, then installs it
+// and wakes waiters. With gen >= 0 the update is refused (errStale) if a
+// Rename or Remove made that generation stale.
+func (s *Spool) update(e *entry, gen int, fn func(r *record) error) error {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
+	s.mu.Lock()
+	if e.dropped {
+		s.mu.Unlock()
+		return ErrNotFound
+	}
+	if gen >= 0 && gen != e.gen {
+		s.mu.Unlock()
+		return errStale
+	}
+	next := e.rec.clone()
+	next.Size = e.size
+	next.Mtime = e.mtime
+	s.mu.Unlock()
+	if fn != nil {
+		if err := fn(&next); err != nil {
+			return err
+		}
+	}
+	if err := s.putRecord(&next); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	e.rec = next
+	e.notifyLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// errStale: the upload's generation is no longer the file's (renamed or removed meanwhile).
+var errStale = errors.New("spool: upload superseded")
+
+func (s *Spool) putRecord(r *record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("spool: encode record: %w", err)
+	}
+	return s.write(func(txn *badger.Txn) error { return txn.Set(metaKey(r.ID), data) })
+}
+
+// readEntry reads a file's stored bytes, making sure they were not dropped meanwhile.
+func (s *Spool) readEntry(e *entry, p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	size, held := e.size, e.held && !e.dropped
+	s.mu.Unlock()
+	if !held {
+		return 0, ErrNotFound
+	}
+	n, err := s.readStored(e.id, size, p, off)
+	if err != nil {
+		return n, err
+	}
+	s.mu.Lock()
+	held = e.held && !e.dropped
+	s.mu.Unlock()
+	if !held {
+		return 0, ErrNotFound
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// newID returns a fresh file id (hex, no '/').
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,426 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// runUpload does what a worker has to do for e: upload it (small POST or
+// upload session, resuming what a previous run or process left), or finish an
+// attached file (delete the attachment it replaces). It records the outcome.
+func (s *Spool) runUpload(ctx context.Context, e *entry, gen int) {
+	s.mu.Lock()
+	r := e.rec.clone()
+	r.Size = e.size
+	s.mu.Unlock()
+
+	var err error
+	switch {
+	case r.State == StateAttached:
+		err = s.finishAttached(ctx, e, gen)
+	case r.Size < s.opts.SmallLimit:
+		err = s.uploadSmall(ctx, e, gen, r)
+	default:
+		err = s.uploadLarge(ctx, e, gen, r)
+	}
+	s.settle(ctx, e, gen, r, err)
+}
+
+// settle records the outcome of a run that did not end attached.
+func (s *Spool) settle(ctx context.Context, e *entry, gen int, r record, err error) {
+	if err == nil {
+		s.mu.Lock()
+		e.retries = 0
+		s.mu.Unlock()
+		return
+	}
+	if ctx.Err() != nil || errors.Is(err, errStale) || errors.Is(err, ErrNotFound) {
+		return // closed, renamed or removed: nothing to record
+	}
+	kind, reason, permanent := classify(err, r.Size)
+	s.mu.Lock()
+	attached := e.rec.State == StateAttached
+	if !permanent && !isRemote(err) && e.retries >= maxLocalRetries {
+		permanent = true // a local problem that retrying did not cure
+	}
+	s.mu.Unlock()
+	if attached && permanent {
+		return // finishAttached logs what it could not do
+	}
+	if !permanent {
+		d := s.retryLater(e)
+		s.log.Warn("upload failed; will retry", "id", e.id, "item", r.Item, "in", d.Round(time.Second), "err", err)
+		if !attached {
+			s.setReason(e, gen, "retrying: "+reason)
+		}
+		return
+	}
+	s.fail(e, gen, kind, reason, err)
+}
+
+// setReason records the last problem of a file that is being retried.
+func (s *Spool) setReason(e *entry, gen int, reason string) {
+	err := s.update(e, gen, func(r *record) error {
+		r.Reason = reason
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStale) && !errors.Is(err, ErrNotFound) {
+		s.log.Warn("could not record an upload problem", "id", e.id, "err", err)
+	}
+}
+
+// fail records a permanent failure, cancels the session and drops the bytes.
+func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause error) {
+	var sess *session
+	var item graph.ItemRef
+	err := s.update(e, gen, func(r *record) error {
+		sess, item = r.Session, r.Item
+		r.State, r.FailKind, r.Reason = StateFailed, kind, reason
+		r.Session, r.Final, r.KnownIDs = nil, false, nil
+		r.FinishedAt = time.Now()
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errStale) && !errors.Is(err, ErrNotFound) {
+			s.log.Error("could not record a failed upload", "id", e.id, "err", err)
+		}
+		return
+	}
+	s.mu.Lock()
+	e.lastErr = cause
+	s.dropLocked(e, chunkPrefix(e.id), false)
+	s.mu.Unlock()
+	s.cancelSession(item, sess)
+	s.log.Warn("upload failed", "id", e.id, "item", item, "kind", kind, "reason", reason, "err", cause)
+}
+
+// uploadSmall attaches a file under SmallLimit in one POST.
+func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) error {
+	u := s.opts.Uploader
+	if r.Final { // a POST of ours may have landed before
+		if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
+			return s.attachedOr(ctx, e, gen, id, err)
+		}
+	}
+	known, err := s.namesakes(ctx, r)
+	if err != nil {
+		return err
+	}
+	err = s.update(e, gen, func(x *record) error {
+		x.State, x.Final, x.KnownIDs, x.Session = StateUploading, true, known, nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Final, r.KnownIDs = true, known
+
+	buf := s.pool.get()
+	defer s.pool.put(buf)
+	data := buf[:r.Size]
+	if _, err := s.readEntry(e, data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	att, err := u.AddSmallAttachment(ctx, r.Item, newAttachment(r), data)
+	if err != nil {
+		if ambiguous(err) && ctx.Err() == nil {
+			if id, ok, ferr := s.findOurs(ctx, r); ferr == nil && ok {
+				return s.attached(ctx, e, gen, id)
+			}
+		}
+		return err
+	}
+	return s.attached(ctx, e, gen, att.ID)
+}
+
+// uploadLarge attaches a file through an upload session, resuming the recorded
+// session while it lives, else starting a new one from byte 0.
+func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) error {
+	u := s.opts.Uploader
+	var sess graph.UploadSession
+	next := int64(-1) // -1: a new session is needed
+	if r.Session != nil {
+		sess = graph.UploadSession{URL: r.Session.URL, Expires: r.Session.Expires}
+		st, err := u.UploadStatus(ctx, sess)
+		switch {
+		case err == nil:
+			next = st.Next
+			if !st.Expires.IsZero() {
+				sess.Expires = st.Expires
+			}
+		case graph.IsNotFound(err) || errors.Is(err, graph.ErrUploadSessionGone):
+			// Completed (by a final PUT whose answer we lost) or expired.
+		default:
+			return err
+		}
+	}
+	if next < 0 && r.Final {
+		if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
+			return s.attachedOr(ctx, e, gen, id, err)
+		}
+	}
+	for {
+		if next < 0 {
+			if r.Session != nil && r.Restarts >= maxRestarts {
+				return fmt.Errorf("%w: %d upload sessions were lost part way", errGaveUp, r.Restarts)
+			}
+			var err error
+			sess, err = u.CreateUploadSession(ctx, r.Item, newAttachment(r))
+			if err != nil {
+				return err
+			}
+			restart := r.Session != nil
+			err = s.update(e, gen, func(x *record) error {
+				x.State, x.Confirmed, x.Final, x.KnownIDs = StateUploading, 0, false, nil
+				x.Session = &session{URL: sess.URL, Expires: sess.Expires}
+				if restart {
+					x.Restarts++
+				}
+				r = x.clone()
+				return nil
+			})
+			if err != nil {
+				s.cancelSession(r.Item, &session{URL: sess.URL})
+				return err
+			}
+			next = sess.Next
+		}
+		id, err := s.putChunks(ctx, e, gen, &r, sess, next)
+		if errors.Is(err, graph.ErrUploadSessionGone) && !errors.Is(err, graph.ErrUploadOutcomeUnknown) && ctx.Err() == nil {
+			s.log.Info("upload session lost part way; starting a new one", "id", e.id)
+			next = -1
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return s.attached(ctx, e, gen, id)
+	}
+}
+
+// errGaveUp: the spool stopped trying (a permanent failure).
+var errGaveUp = errors.New("spool: gave up")
+
+// putChunks sends [next, size) through sess, chunk by chunk in order, reading
+// the following chunk from the database while one is on the wire. It records
+// the progress after every accepted PUT and returns the attachment's id.
+func (s *Spool) putChunks(ctx context.Context, e *entry, gen int, r *record, sess graph.UploadSession, next int64) (string, error) {
+	u := s.opts.Uploader
+	size := r.Size
+	if next < 0 || next > size {
+		return "", fmt.Errorf("the upload session expects offset %d of a %d-byte file", next, size)
+	}
+	cur, spare := s.pool.get(), s.pool.get()
+	defer func() { s.pool.put(cur); s.pool.put(spare) }()
+	// load reads [off, end of off's chunk) into buf.
+	load := func(buf []byte, off int64) ([]byte, error) {
+		end := min((off/ChunkSize+1)*ChunkSize, size)
+		b := buf[:end-off]
+		if _, err := s.readEntry(e, b, off); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		return b, nil
+	}
+	data, err := load(cur, next)
+	if err != nil {
+		return "", err
+	}
+	for {
+		end := next + int64(len(data))
+		final := end == size
+		var ahead chan error
+		var aheadData []byte
+		if !final {
+			ahead = make(chan error, 1)
+			go func(buf []byte) {
+				var err error
+				aheadData, err = load(buf, end)
+				ahead <- err
+			}(spare)
+		}
+		if final {
+			if err := s.markFinal(ctx, e, gen, r); err != nil {
+				waitAhead(ahead)
+				return "", err
+			}
+		}
+		res, err := u.PutRange(ctx, sess, next, data, size)
+		aheadErr := waitAhead(ahead)
+		if err != nil {
+			if final && ambiguous(err) && ctx.Err() == nil {
+				if id, ok, ferr := s.findOurs(ctx, *r); ferr == nil && ok {
+					return id, nil
+				}
+			}
+			return "", err
+		}
+		if res.Done {
+			if res.AttachmentID == "" {
+				return "", fmt.Errorf("the final PUT gave no attachment id: %w", graph.ErrUploadOutcomeUnknown)
+			}
+			return res.AttachmentID, nil
+		}
+		if res.Next < 0 || res.Next > size {
+			return "", fmt.Errorf("the upload session expects offset %d of a %d-byte file", res.Next, size)
+		}
+		err = s.update(e, gen, func(x *record) error {
+			x.Confirmed = res.Next
+			if x.Session != nil && !res.Expires.IsZero() {
+				x.Session.Expires = res.Expires
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if res.Next == end && !final && aheadErr == nil {
+			cur, spare = spare, cur
+			data, next = aheadData, end
+			continue
+		}
+		if aheadErr != nil && res.Next == end {
+			return "", aheadErr
+		}
+		// The session expects another offset: continue from there.
+		next = res.Next
+		if data, err = load(cur, next); err != nil {
+			return "", err
+		}
+	}
+}
+
+func waitAhead(ch chan error) error {
+	if ch == nil {
+		return nil
+	}
+	return <-ch
+}
+
+// markFinal records, before the request that creates the attachment, which
+// attachments of the item already have the file's name.
+func (s *Spool) markFinal(ctx context.Context, e *entry, gen int, r *record) error {
+	known, err := s.namesakes(ctx, *r)
+	if err != nil {
+		return err
+	}
+	err = s.update(e, gen, func(x *record) error {
+		x.Final, x.KnownIDs = true, known
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Final, r.KnownIDs = true, known
+	return nil
+}
+
+// namesakes lists the ids of the item's attachments named like r.
+func (s *Spool) namesakes(ctx context.Context, r record) ([]string, error) {
+	atts, err := s.opts.Uploader.ListAttachments(ctx, r.Item)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, a := range atts {
+		if a.Name == r.Name {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids, nil
+}
+
+// findOurs looks for the attachment an ambiguous final request may have
+// created: one named like r that was not there before (r.KnownIDs).
+func (s *Spool) findOurs(ctx context.Context, r record) (string, bool, error) {
+	atts, err := s.opts.Uploader.ListAttachments(ctx, r.Item)
+	if err != nil {
+		return "", false, err
+	}
+	for _, a := range atts {
+		if a.Name == r.Name && !slices.Contains(r.KnownIDs, a.ID) {
+			return a.ID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, id string, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.attached(ctx, e, gen, id)
+}
+
+// attached records that Graph confirmed the attachment, drops the bytes and
+// finishes the file (deleting the attachment it replaces).
+func (s *Spool) attached(ctx context.Context, e *entry, gen int, attID string) error {
+	var item graph.ItemRef
+	var size int64
+	err := s.update(e, gen, func(r *record) error {
+		item, size = r.Item, r.Size
+		r.State, r.AttachmentID, r.Confirmed = StateAttached, attID, r.Size
+		r.Session, r.Final, r.KnownIDs = nil, false, nil
+		r.FailKind, r.Reason = "", ""
+		r.FinishedAt = time.Now()
+		r.ReplacePending = r.Replaces != ""
+		return nil
+	})
+	if errors.Is(err, errStale) || errors.Is(err, ErrNotFound) {
+		// Renamed or removed while its upload completed: that attachment must go.
+		s.log.Info("deleting an attachment whose file was renamed or removed during its upload", "id", e.id)
+		s.background(func(ctx context.Context) {
+			if err := s.opts.Uploader.DeleteAttachment(ctx, item, attID); err != nil && !graph.IsNotFound(err) {
+				s.log.Warn("could not delete a superseded attachment", "id", e.id, "err", err)
+			}
+		})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.dropLocked(e, chunkPrefix(e.id), false)
+	s.mu.Unlock()
+	s.log.Info("attached", "id", e.id, "item", item, "size", size)
+	return s.finishAttached(ctx, e, gen)
+}
+
+// finishAttached deletes the attachment an attached file replaces, then forgets the file.
+func (s *Spool) finishAttached(ctx context.Context, e *entry, gen int) error {
+	s.mu.Lock()
+	r := e.rec.clone()
+	s.mu.Unlock()
+	if r.ReplacePending {
+		err := s.opts.Uploader.DeleteAttachment(ctx, r.Item, r.Replaces)
+		if err != nil && !graph.IsNotFound(err) {
+			if graph.IsTransient(err) || graph.IsUnauthorized(err) {
+				return err // retried later; the file stays attached meanwhile
+			}
+			s.log.Warn("could not delete the attachment a new version replaces", "id", e.id, "item", r.Item, "err", err)
+		}
+		err = s.update(e, gen, func(x *record) error {
+			x.ReplacePending = false
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.dropLocked(e, filePrefix(e.id), true)
+	e.notifyLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+func newAttachment(r record) graph.NewAttachment {
+	return graph.NewAttachment{Name: r.Name, ContentType: r.ContentType, Size: r.Size}
+}
+
+func chunkPrefix(id string) []byte { return []byte(keyRoot + id + "/c/") }

@@ -1,0 +1,459 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+func TestWriteReadBack(t *testing.T) {
+	s := openT(t, Options{})
+	for _, tc := range []struct {
+		name string
+		size int
+	}{
+		{"empty", 0},
+		{"one byte", 1},
+		{"chunk minus one", ChunkSize - 1},
+		{"one chunk", ChunkSize},
+		{"chunk plus one", ChunkSize + 1},
+		{"two and a half chunks", 2*ChunkSize + ChunkSize/2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := randBytes(uint64(tc.size), tc.size)
+			f := writeFile(t, s, testItem, tc.name, data)
+			if got := f.Size(); got != int64(tc.size) {
+				t.Fatalf("Size = %d, want %d", got, tc.size)
+			}
+			if got := readAll(t, s, f.ID(), int64(tc.size)); !bytes.Equal(got, data) {
+				t.Fatal("bytes read back differ")
+			}
+			m, ok := s.Get(f.ID())
+			if !ok || m.State != StateCommitted || m.Size != int64(tc.size) || m.Name != tc.name {
+				t.Fatalf("Get = %+v, %v", m, ok)
+			}
+		})
+	}
+}
+
+func TestSparseAndOverlappingWrites(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "sparse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := make([]byte, 9<<20+10)
+	write := func(p []byte, off int64) {
+		t.Helper()
+		if n, err := f.WriteAt(p, off); err != nil || n != len(p) {
+			t.Fatalf("WriteAt(%d bytes at %d) = %d, %v", len(p), off, n, err)
+		}
+		copy(model[off:], p)
+	}
+	write([]byte("tail"), 9<<20+6)                    // only the third chunk, far away
+	write(randBytes(1, 100), 10)                      // the first chunk
+	write(randBytes(2, ChunkSize), ChunkSize/2)       // straddles chunks 0 and 1
+	write(randBytes(3, 1000), ChunkSize/2+500)        // overlaps the previous write
+	write([]byte("x"), ChunkSize-1)                   // last byte of chunk 0
+	write(randBytes(4, 3*ChunkSize/2), ChunkSize*2-7) // straddles 1 and 2, inside the tail chunk
+	got := make([]byte, len(model))
+	if n, err := f.ReadAt(got, 0); err != nil || n != len(model) {
+		t.Fatalf("ReadAt = %d, %v", n, err)
+	}
+	if !bytes.Equal(got, model) {
+		t.Fatal("writer's view differs from the model")
+	}
+	if err := f.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, f.ID(), int64(len(model))); !bytes.Equal(got, model) {
+		t.Fatal("committed bytes differ from the model")
+	}
+}
+
+func TestReadPastEnd(t *testing.T) {
+	s := openT(t, Options{})
+	f := writeFile(t, s, testItem, "short", []byte("hello"))
+	p := make([]byte, 10)
+	n, err := s.ReadAt(f.ID(), p, 2)
+	if n != 3 || !errors.Is(err, io.EOF) || string(p[:n]) != "llo" {
+		t.Fatalf("ReadAt past end = %d %q, %v", n, p[:n], err)
+	}
+	if n, err := s.ReadAt(f.ID(), p, 5); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("ReadAt at end = %d, %v", n, err)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		initial  int
+		sizes    []int64
+		rewrites bool // write a few bytes after each truncate
+	}{
+		{"shrink within a chunk", 1000, []int64{10}, false},
+		{"shrink across chunks", 3 * ChunkSize, []int64{ChunkSize + 5}, false},
+		{"shrink to a chunk boundary", 3 * ChunkSize, []int64{ChunkSize}, false},
+		{"shrink to zero then grow", 2 * ChunkSize, []int64{0, 2*ChunkSize + 3}, false},
+		{"shrink then grow reads zeros", 2 * ChunkSize, []int64{100, 3 * ChunkSize}, false},
+		{"grow then write", 10, []int64{ChunkSize * 2, 5}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: tc.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			model := randBytes(7, tc.initial)
+			if _, err := f.WriteAt(model, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, size := range tc.sizes {
+				if err := f.Truncate(size); err != nil {
+					t.Fatalf("Truncate(%d): %v", size, err)
+				}
+				if int64(len(model)) > size {
+					model = model[:size]
+				} else {
+					model = append(model, make([]byte, size-int64(len(model)))...)
+				}
+				if tc.rewrites {
+					p := []byte("abc")
+					if _, err := f.WriteAt(p, size); err != nil {
+						t.Fatal(err)
+					}
+					model = append(model, p...)
+				}
+				if f.Size() != int64(len(model)) {
+					t.Fatalf("Size = %d, want %d", f.Size(), len(model))
+				}
+			}
+			if err := f.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, s, f.ID(), int64(len(model))); !bytes.Equal(got, model) {
+				t.Fatal("bytes differ from the model")
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	s := openT(t, Options{MaxFileSize: 5 << 20, MaxBytes: 8 << 20})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 10), 5<<20-5); !errors.Is(err, ErrFileTooBig) || !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("write past MaxFileSize: %v, want ErrFileTooBig (EFBIG)", err)
+	}
+	if err := f.Truncate(5<<20 + 1); !errors.Is(err, ErrFileTooBig) {
+		t.Fatalf("truncate past MaxFileSize: %v, want ErrFileTooBig", err)
+	}
+	if _, err := f.WriteAt(make([]byte, 5<<20), 0); err != nil {
+		t.Fatalf("write up to MaxFileSize: %v", err)
+	}
+	g, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt(make([]byte, 3<<20), 0); err != nil {
+		t.Fatalf("write within MaxBytes: %v", err)
+	}
+	if _, err := g.WriteAt(make([]byte, 1), 3<<20); !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write past MaxBytes: %v, want ErrNoSpace (ENOSPC)", err)
+	}
+	// Removing a file gives its space back.
+	if err := f.Abandon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt(make([]byte, 1), 3<<20); err != nil {
+		t.Fatalf("write after freeing space: %v", err)
+	}
+}
+
+func TestCommittedFileIsReadOnly(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	f := writeFile(t, s, testItem, "a", []byte("data"))
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, ErrCommitted) {
+		t.Fatalf("WriteAt after Commit: %v, want ErrCommitted", err)
+	}
+	if err := f.Truncate(0); !errors.Is(err, ErrCommitted) {
+		t.Fatalf("Truncate after Commit: %v, want ErrCommitted", err)
+	}
+	if err := f.Commit(ctx); err != nil {
+		t.Fatalf("second Commit: %v", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync after Commit: %v", err)
+	}
+	p := make([]byte, 4)
+	if _, err := f.ReadAt(p, 0); err != nil || string(p) != "data" {
+		t.Fatalf("ReadAt after Commit = %q, %v", p, err)
+	}
+}
+
+func TestReopenKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := randBytes(11, 2*ChunkSize+17)
+	c := writeFile(t, s, testItem, "committed.bin", committed)
+	w, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "open.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writing := randBytes(12, ChunkSize+3)
+	if _, err := w.WriteAt(writing, 0); err != nil {
+		t.Fatal(err)
+	}
+	mode := uint32(0o600)
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := s.SetAttr(c.ID(), &mode, &mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("x"), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WriteAt after Close: %v, want ErrClosed", err)
+	}
+
+	s = openT(t, Options{Dir: dir, AbandonedTTL: time.Hour})
+	m, ok := s.Get(c.ID())
+	if !ok || m.State != StateCommitted || m.Mode != mode || !m.Mtime.Equal(mtime) || m.Size != int64(len(committed)) {
+		t.Fatalf("committed file after reopen: %+v %v", m, ok)
+	}
+	if got := readAll(t, s, c.ID(), m.Size); !bytes.Equal(got, committed) {
+		t.Fatal("committed bytes differ after reopen")
+	}
+	a, ok := s.Get(w.ID())
+	if !ok || a.State != StateWriting || !a.Abandoned || a.Size != int64(len(writing)) {
+		t.Fatalf("writing file after reopen: %+v %v (want abandoned, %d bytes)", a, ok, len(writing))
+	}
+	// Close flushed the writer's buffer: an abandoned file's bytes are still readable.
+	if got := readAll(t, s, w.ID(), a.Size); !bytes.Equal(got, writing) {
+		t.Fatal("abandoned file's bytes differ")
+	}
+	var ue *UploadError
+	if _, err := s.Wait(ctx, w.ID(), nil); !errors.As(err, &ue) {
+		t.Fatalf("Wait on an abandoned file: %v, want *UploadError", err)
+	}
+	if got := s.List(testItem); len(got) != 2 {
+		t.Fatalf("List = %d files, want 2", len(got))
+	}
+}
+
+func TestAbandonedFilesExpire(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "never closed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("partial"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, Options{Dir: dir, AbandonedTTL: 50 * time.Millisecond})
+	if m, ok := s.Get(w.ID()); !ok || !m.Abandoned {
+		t.Fatalf("not abandoned after reopen: %+v", m)
+	}
+	waitFor(t, 10*time.Second, "the abandoned file to expire", func() bool {
+		_, ok := s.Get(w.ID())
+		return !ok
+	})
+}
+
+func TestSyncPersistsSize(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "synced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randBytes(5, 1234)
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Read the record straight from the database: Sync stored the size.
+	s.mu.Lock()
+	e := s.files[f.ID()]
+	s.mu.Unlock()
+	if e.rec.Size != int64(len(data)) {
+		t.Fatalf("record size after Sync = %d, want %d", e.rec.Size, len(data))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoveAndAbandon(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(randBytes(1, ChunkSize+1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, f.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get(f.ID()); ok {
+		t.Fatal("Get finds a removed file")
+	}
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("WriteAt on a removed file: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ReadAt(f.ID(), make([]byte, 1), 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ReadAt on a removed file: %v, want ErrNotFound", err)
+	}
+	if err := s.Remove(ctx, f.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Remove: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Wait(ctx, f.ID(), nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Wait on a removed file: %v, want ErrNotFound", err)
+	}
+	g := writeFile(t, s, testItem, "abandoned", []byte("bytes"))
+	if err := g.Abandon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get(g.ID()); ok {
+		t.Fatal("Get finds an abandoned file")
+	}
+	if len(s.All()) != 0 {
+		t.Fatalf("All = %+v, want nothing", s.All())
+	}
+}
+
+func TestRenameAndSetAttr(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	other := graph.ItemRef{Kind: graph.KindEvent, ID: "event-9"}
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: ".goutputstream-ABC", Scratch: true, ContentType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(ctx, f.ID(), other, "report.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	mode := uint32(0o640)
+	if err := s.SetAttr(f.ID(), &mode, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Get(f.ID())
+	if m.Item != other || m.Name != "report.txt" || m.Scratch || m.Mode != mode || m.ContentType != "text/plain" {
+		t.Fatalf("after Rename/SetAttr: %+v", m)
+	}
+	if got := s.List(testItem); len(got) != 0 {
+		t.Fatalf("List(old item) = %+v, want nothing", got)
+	}
+	if got := s.List(other); len(got) != 1 || got[0].ID != f.ID() {
+		t.Fatalf("List(new item) = %+v", got)
+	}
+	if err := s.Rename(ctx, "nope", other, "x", false); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Rename of an unknown id: %v", err)
+	}
+	if err := s.SetAttr("nope", &mode, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetAttr of an unknown id: %v", err)
+	}
+}
+
+func TestClone(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	data := randBytes(3, 2*ChunkSize+99)
+	orig := writeFile(t, s, testItem, "doc.bin", data)
+	c, err := s.Clone(ctx, orig.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID() == orig.ID() || c.Size() != int64(len(data)) {
+		t.Fatalf("clone id %s size %d", c.ID(), c.Size())
+	}
+	if _, err := c.WriteAt([]byte("CHANGED"), ChunkSize); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(data)
+	copy(want[ChunkSize:], "CHANGED")
+	if err := c.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, c.ID(), int64(len(want))); !bytes.Equal(got, want) {
+		t.Fatal("clone's bytes differ")
+	}
+	if got := readAll(t, s, orig.ID(), int64(len(data))); !bytes.Equal(got, data) {
+		t.Fatal("the original changed")
+	}
+	m, _ := s.Get(c.ID())
+	if m.Name != "doc.bin" || m.Item != testItem || m.State != StateCommitted {
+		t.Fatalf("clone meta %+v", m)
+	}
+	if _, err := s.Clone(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Clone of an unknown id: %v", err)
+	}
+}
+
+func TestScratchFilesExpire(t *testing.T) {
+	s := openT(t, Options{ScratchTTL: 50 * time.Millisecond})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: ".rsync.tmp", Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("temp"), 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if _, ok := s.Get(f.ID()); !ok {
+		t.Fatal("an open scratch file expired")
+	}
+	if err := f.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the closed scratch file to expire", func() bool {
+		_, ok := s.Get(f.ID())
+		return !ok
+	})
+}
+
+func TestDirIsPrivate(t *testing.T) {
+	dir := t.TempDir() + "/profile/spool"
+	openT(t, Options{Dir: dir})
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Fatalf("spool dir mode %v, want 0700", fi.Mode().Perm())
+	}
+}
