@@ -3,6 +3,7 @@ package graphtest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -56,17 +57,26 @@ func (r resp) code(t testing.TB) string {
 // body: nil, []byte (sent as is) or any (JSON).
 func (c *rawClient) do(method, url string, body any, hdr map[string]string) resp {
 	c.t.Helper()
-	req := c.request(method, url, body, hdr)
-	res, err := c.hc.Do(req)
+	r, err := c.try(context.Background(), method, url, body, hdr)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return r
+}
+
+// try is do returning transport errors instead of failing the test.
+func (c *rawClient) try(ctx context.Context, method, url string, body any, hdr map[string]string) (resp, error) {
+	req := c.request(method, url, body, hdr).WithContext(ctx)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return resp{}, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: read: %v", method, url, err)
+		return resp{}, err
 	}
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return resp{status: res.StatusCode, header: res.Header, body: b}, nil
 }
 
 func (c *rawClient) request(method, url string, body any, hdr map[string]string) *http.Request {
