@@ -44,7 +44,9 @@ func Seed(e *Emulator) *Mailbox {
 	}
 
 	day := e.now().UTC().Truncate(24 * time.Hour)
-	at := func(days, hour int) time.Time { return day.Add(time.Duration(days)*24*time.Hour + time.Duration(hour)*time.Hour) }
+	at := func(days, hour int) time.Time {
+		return day.Add(time.Duration(days)*24*time.Hour + time.Duration(hour)*time.Hour)
+	}
 	m.AddEvent("Standup", at(1, 9), at(1, 9).Add(15*time.Minute), true)
 	review := m.AddEvent("Design review: outlookfs", at(7, 14), at(7, 15), true)
 	m.AddFileAttachment(review, "agenda.txt", "text/plain", []byte("1. FUSE\n2. Graph\n3. Questions\n"))

@@ -162,7 +162,7 @@ func TestUploadHostRejections(t *testing.T) {
 		{"total not the declared size", []step{{first: 0, last: mib - 1, hdr: map[string]string{"Content-Range": fmt.Sprintf("bytes 0-%d/%d", mib-1, size+1)}, status: 400, code: "invalidRequest"}}},
 		{"no Content-Range", []step{{first: 0, last: mib - 1, hdr: map[string]string{"Content-Range": ""}, status: 400, code: "invalidRequest"}}},
 		{"malformed Content-Range", []step{{first: 0, last: mib - 1, hdr: map[string]string{"Content-Range": "bytes=0-1"}, status: 400, code: "invalidRequest"}}},
-		{"range over 4 MiB", []step{{first: 0, last: 4*mib, status: 413, code: "requestTooLarge"}}},
+		{"range over 4 MiB", []step{{first: 0, last: 4 * mib, status: 413, code: "requestTooLarge"}}},
 		{"range of exactly 4 MiB", []step{ok(0, 4*mib-1), {first: 4 * mib, last: size - 1, status: 201}}},
 	}
 	for _, tc := range tests {
