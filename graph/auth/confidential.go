@@ -45,29 +45,27 @@ func appCredential(c *Config) (confidential.Credential, error) {
 }
 
 // newConfidentialClient builds the MSAL confidential client for app-only sign-in.
-func newConfidentialClient(c *Config) (confidential.Client, *fileCache, error) {
+// Its tokens stay in memory (MSAL's own cache): an app token opens every
+// mailbox, and the credentials to get another are at hand, so none is written
+// to disk.
+func newConfidentialClient(c *Config) (confidential.Client, error) {
 	cred, err := appCredential(c)
 	if err != nil {
-		return confidential.Client{}, nil, err
-	}
-	fc, err := newFileCache(c.cacheDir(), c.logger())
-	if err != nil {
-		return confidential.Client{}, nil, err
+		return confidential.Client{}, err
 	}
 	hc, err := c.NewHTTPClient()
 	if err != nil {
-		return confidential.Client{}, nil, err
+		return confidential.Client{}, err
 	}
 	authority := c.AuthorityURL()
 	cc, err := confidential.New(authority, c.ClientID, cred,
-		confidential.WithCache(fc),
 		confidential.WithHTTPClient(hc),
 		confidential.WithInstanceDiscovery(isMicrosoftAuthority(authority)),
 	)
 	if err != nil {
-		return confidential.Client{}, nil, &SignInError{Op: "set up app-only sign-in", Description: firstSentence(err.Error())}
+		return confidential.Client{}, &SignInError{Op: "set up app-only sign-in", Description: firstSentence(err.Error())}
 	}
-	return cc, fc, nil
+	return cc, nil
 }
 
 // appSource is the app-only TokenSource (client credentials; MSAL caches the token).

@@ -62,11 +62,15 @@ func TestDeviceCodeLogin(t *testing.T) {
 	if err := auth.Whoami(ctx, e.config(), &who); err != nil {
 		t.Fatalf("Whoami: %v", err)
 	}
-	for _, want := range []string{"profile:    test", "account:    Alice <" + testUser + ">", "mailbox:    me (" + testUser + ")",
-		"graph:      " + e.srv.GraphURL, "sign-in:    user"} {
-		if !strings.Contains(who.String(), want) {
-			t.Errorf("Whoami output lacks %q:\n%s", want, who.String())
+	w := whoami(who.String())
+	for k, want := range map[string]string{"profile": "test", "mailbox": "me (" + testUser + ")", "graph": e.srv.GraphURL,
+		"sign-in": "user", "authority": e.idp.Authority(e.srv.RootURL)} {
+		if w[k] != want {
+			t.Errorf("Whoami %s = %q, want %q", k, w[k], want)
 		}
+	}
+	if !strings.HasPrefix(w["account"], "Alice <"+testUser+"> (tenant ") {
+		t.Errorf("Whoami account = %q", w["account"])
 	}
 }
 

@@ -255,3 +255,14 @@ func (e *testEnv) login(ctx context.Context) string {
 	e.cacheSecrets()
 	return out.String()
 }
+
+// whoami parses Whoami's "key:  value" lines.
+func whoami(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}

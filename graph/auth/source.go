@@ -24,7 +24,7 @@ func NewTokenSource(ctx context.Context, cfg *Config) (graph.TokenSource, error)
 	case modeCommand:
 		return &commandSource{command: cfg.TokenCommand, log: log, now: time.Now}, nil
 	case modeApp:
-		cc, _, err := newConfidentialClient(cfg)
+		cc, err := newConfidentialClient(cfg)
 		if err != nil {
 			return nil, err
 		}
