@@ -148,14 +148,12 @@ func (e *Emulator) calendarViewDelta(c *call) {
 	if !ok {
 		return
 	}
-	if !fromToken {
-		if _, has := queryParam(c.r.URL.Query(), "deltatoken"); !has {
-			start, end, ok := viewWindow(c)
-			if !ok {
-				return
-			}
-			d.Start, d.End = start.Unix(), end.Unix()
+	if !fromToken { // a new round: the window comes from the query
+		start, end, ok := viewWindow(c)
+		if !ok {
+			return
 		}
+		d.Start, d.End = start.Unix(), end.Unix()
 	}
 	start, end := time.Unix(d.Start, 0), time.Unix(d.End, 0)
 	loc := preferredZone(c.r)
