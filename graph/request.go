@@ -218,7 +218,7 @@ func (c *Client) logRequest(ctx context.Context, r *request, status int, start t
 		attrs = append(attrs, slog.Int("bytes", len(r.body)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", scrub(err.Error(), r.url)))
+		attrs = append(attrs, slog.String("error", c.netError(r, err).Err.Error()))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "graph request", attrs...)
 }

@@ -1,0 +1,336 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
+)
+
+// uploadAndCheck uploads size bytes to a new draft and checks them through
+// $value. It returns the upload's error; failed checks are reported with
+// t.Errorf (it runs in goroutines too).
+func (x *emu) uploadAndCheck(t *testing.T, size int, opts UploadOptions) (ItemRef, error) {
+	t.Helper()
+	item := ItemRef{ID: x.mb.AddDraft("faults")}
+	data := testData(size)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := x.c.Upload(ctx, item, NewAttachment{Name: "f.bin", Size: int64(size)}, bytes.NewReader(data), opts)
+	if err != nil {
+		return item, err
+	}
+	if b, err := fetch(x.c, item, id); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("content differs: %d bytes back of %d (%v)", len(b), size, err)
+	}
+	if n := len(x.mb.Attachments(item.ID)); n != 1 {
+		t.Errorf("%d attachments, want 1", n)
+	}
+	return item, nil
+}
+
+func TestEmulatorFaultsRecovered(t *testing.T) {
+	past := time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat)
+	const big = 2*MaxRangeSize + 1000 // three PUTs
+	put := func(f graphtest.Fault) graphtest.Fault { f.Host, f.Method = "upload", "PUT"; return f }
+	tests := []struct {
+		name  string
+		size  int
+		fault graphtest.Fault
+	}{
+		{"429 integer on PUT", big, put(graphtest.Fault{Nth: 2, Status: 429, RetryAfter: "0"})},
+		{"429 fractional on PUT", big, put(graphtest.Fault{Nth: 2, Status: 429, RetryAfter: "0.05"})},
+		{"429 date on PUT", big, put(graphtest.Fault{Nth: 2, Status: 429, RetryAfter: past})},
+		{"503 fractional on PUT", big, put(graphtest.Fault{Nth: 1, Status: 503, RetryAfter: "0.05", Count: 2})},
+		{"503 without Retry-After on PUT", big, put(graphtest.Fault{Nth: 3, Status: 503})},
+		{"504 on PUT", big, put(graphtest.Fault{Nth: 2, Status: 504})},
+		{"500 on PUT", big, put(graphtest.Fault{Nth: 2, Status: 500})},
+		{"cut mid-PUT", big, put(graphtest.Fault{Nth: 2, Cut: true, CutAfter: 100000})},
+		{"cut final PUT before apply", big, put(graphtest.Fault{Nth: 3, Cut: true, CutAfter: 10})},
+		{"apply then 500 on PUT", big, put(graphtest.Fault{Nth: 1, ApplyThenFail: true, Status: 500})},
+		{"apply then cut on PUT", big, put(graphtest.Fault{Nth: 2, ApplyThenFail: true, Cut: true})},
+		{"delay on PUT", big, put(graphtest.Fault{Nth: 2, Delay: 100 * time.Millisecond})},
+		{"429 on createUploadSession", big, graphtest.Fault{Host: "graph", Method: "POST", Path: "createUploadSession", Status: 429, RetryAfter: "0.05"}},
+		{"503 on createUploadSession", big, graphtest.Fault{Host: "graph", Method: "POST", Path: "createUploadSession", Status: 503, RetryAfter: past}},
+		{"504 on createUploadSession", big, graphtest.Fault{Host: "graph", Method: "POST", Path: "createUploadSession", Status: 504}},
+		{"cut createUploadSession", big, graphtest.Fault{Host: "graph", Method: "POST", Path: "createUploadSession", Cut: true}},
+		{"429 on small POST", 1000, graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Status: 429, RetryAfter: "0.05"}},
+		{"503 on small POST", 1000, graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Status: 503, RetryAfter: "0"}},
+		{"429 on $value", big, graphtest.Fault{Host: "graph", Method: "GET", Path: "$value", Status: 429, RetryAfter: "0.05"}},
+		{"504 on $value", big, graphtest.Fault{Host: "graph", Method: "GET", Path: "$value", Status: 504}},
+		{"cut on $value", big, graphtest.Fault{Host: "graph", Method: "GET", Path: "$value", Cut: true}},
+		{"status GET fails too", big, graphtest.Fault{Host: "upload", Method: "GET", Status: 503, RetryAfter: "0.01"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := startEmu(t, graphtest.Options{}, nil)
+			if tt.name == "status GET fails too" {
+				x.e.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Cut: true})
+			}
+			x.e.Inject(tt.fault)
+			if _, err := x.uploadAndCheck(t, tt.size, UploadOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			hit := func(rs []graphtest.RequestRecord) bool {
+				return slices.ContainsFunc(rs, func(r graphtest.RequestRecord) bool { return r.Fault != "" })
+			}
+			if !hit(x.requestsUntil(hit)) {
+				t.Fatal("the fault never fired")
+			}
+			x.assertNoSecrets(t)
+		})
+	}
+}
+
+func TestEmulatorFaultsReported(t *testing.T) {
+	const big = 2*MaxRangeSize + 1000
+	t.Run("cut mid small POST", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Cut: true, CutAfter: 100})
+		item, err := x.uploadAndCheck(t, 5000, UploadOptions{})
+		var ne *NetError
+		if !errors.As(err, &ne) || !IsTransient(err) {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(x.mb.Attachments(item.ID)); n != 0 {
+			t.Fatalf("%d attachments after a cut POST", n)
+		}
+	})
+	t.Run("504 on small POST is not repeated", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Status: 504, ApplyThenFail: true})
+		item, err := x.uploadAndCheck(t, 5000, UploadOptions{})
+		if !IsTransient(err) {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(x.mb.Attachments(item.ID)); n != 1 {
+			t.Fatalf("%d attachments, want the 1 the ambiguous POST made (and no duplicate)", n)
+		}
+	})
+	t.Run("apply then cut on final PUT", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 3, ApplyThenFail: true, Cut: true})
+		item, err := x.uploadAndCheck(t, big, UploadOptions{})
+		if !errors.Is(err, ErrUploadOutcomeUnknown) {
+			t.Fatalf("err = %v", err)
+		}
+		as, lerr := x.c.ListAttachments(context.Background(), item)
+		if lerr != nil || len(as) != 1 {
+			t.Fatalf("the attachment the caller must find: %+v, %v", as, lerr)
+		}
+		if !bytes.Equal(download(t, x.c, item, as[0].ID), testData(big)) {
+			t.Fatal("content differs")
+		}
+		x.assertNoSecrets(t)
+	})
+	t.Run("throttled beyond MaxRetryTime", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, func(c *Config) { c.MaxRetryTime = 500 * time.Millisecond })
+		x.e.Inject(graphtest.Fault{Host: "graph", Method: "GET", Status: 429, RetryAfter: "10", Count: -1})
+		_, err := x.c.ListDrafts(context.Background())
+		var ge *Error
+		if !IsThrottled(err) || !errors.As(err, &ge) || ge.RetryAfter != 10*time.Second {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("503 forever", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, func(c *Config) { c.MaxAttempts = 3 })
+		x.e.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Status: 503, RetryAfter: "0.01", Count: -1})
+		_, err := x.uploadAndCheck(t, big, UploadOptions{})
+		if !IsTransient(err) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("delay past the deadline", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "graph", Method: "GET", Delay: 2 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := x.c.ListDrafts(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("403 on createUploadSession for a shared mailbox", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		shared := x.e.AddMailbox("shared@outlookfs.test")
+		shared.ShareWith(testUPN)
+		c, _ := New(Config{BaseURL: x.srv.GraphURL, Mailbox: "shared@outlookfs.test", Tokens: StaticToken(x.mb.Token()), HTTPClient: x.srv.HTTPClient()})
+		item := ItemRef{ID: shared.AddDraft("shared")}
+		_, err := c.Upload(context.Background(), item, NewAttachment{Name: "x", Size: big}, bytes.NewReader(testData(big)), UploadOptions{})
+		if !IsForbidden(err) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := c.Upload(context.Background(), item, NewAttachment{Name: "x", Size: 10}, bytes.NewReader(testData(10)), UploadOptions{}); err != nil {
+			t.Fatalf("small POST on a shared mailbox: %v", err)
+		}
+	})
+}
+
+func TestEmulatorSessionExpiry(t *testing.T) {
+	const size = 3*MaxRangeSize + 10
+	t.Run("Upload starts a new session", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		var once sync.Once
+		var sessions int
+		_, err := x.uploadAndCheck(t, size, UploadOptions{
+			Progress:  func(n int64) { once.Do(x.e.ExpireSessions) },
+			OnSession: func(UploadSession) { sessions++ },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sessions != 2 {
+			t.Fatalf("sessions = %d, want 2", sessions)
+		}
+	})
+	t.Run("ResumeUpload reports it", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		item := ItemRef{ID: x.mb.AddDraft("resume")}
+		data := testData(size)
+		s, err := x.c.CreateUploadSession(context.Background(), item, NewAttachment{Name: "r", Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.c.PutRange(context.Background(), s, 0, data[:MaxRangeSize], size); err != nil {
+			t.Fatal(err)
+		}
+		// Resume works while the session lives...
+		ctx, cancel := context.WithCancel(context.Background())
+		var confirmed []int64
+		_, err = x.c.ResumeUpload(ctx, s, bytes.NewReader(data), size, UploadOptions{Progress: func(n int64) {
+			confirmed = append(confirmed, n)
+			if n == 2*MaxRangeSize {
+				cancel() // a crash after the second range
+			}
+		}})
+		if !errors.Is(err, context.Canceled) || confirmed[0] != MaxRangeSize {
+			t.Fatalf("err = %v, confirmed %v", err, confirmed)
+		}
+		st, err := x.c.UploadStatus(context.Background(), s)
+		if err != nil || st.Next < 2*MaxRangeSize {
+			t.Fatalf("status = %+v, %v", st, err)
+		}
+		// ...and after expiry says so.
+		x.e.ExpireSessions()
+		_, err = x.c.ResumeUpload(context.Background(), s, bytes.NewReader(data), size, UploadOptions{})
+		if !errors.Is(err, ErrUploadSessionGone) || !IsNotFound(err) {
+			t.Fatalf("err = %v", err)
+		}
+		if err := x.c.CancelUpload(context.Background(), s); err != nil {
+			t.Fatalf("cancel of an expired session: %v", err)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		item := ItemRef{ID: x.mb.AddDraft("cancel")}
+		s, err := x.c.CreateUploadSession(context.Background(), item, NewAttachment{Name: "c", Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.c.CancelUpload(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.c.UploadStatus(context.Background(), s); !errors.Is(err, ErrUploadSessionGone) {
+			t.Fatalf("status after cancel: %v", err)
+		}
+	})
+}
+
+func TestEmulatorUnauthorizedRefresh(t *testing.T) {
+	x := startEmu(t, graphtest.Options{}, nil)
+	x.e.RevokeToken(x.mb.Token())
+	const size = MaxRangeSize + 10
+	if _, err := x.uploadAndCheck(t, size, UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if x.tokens.refreshes != 1 {
+		t.Fatalf("refreshes = %d, want 1", x.tokens.refreshes)
+	}
+	// A token that stays refused: one refresh per request, then IsUnauthorized.
+	x.tokens.next = func(int) string { return "not-a-token" }
+	x.e.RevokeToken(x.tokens.tok)
+	_, err := x.c.ListDrafts(context.Background())
+	if !IsUnauthorized(err) || x.tokens.refreshes != 2 {
+		t.Fatalf("err = %v, refreshes %d", err, x.tokens.refreshes)
+	}
+	x.assertNoSecrets(t)
+}
+
+func TestEmulatorConcurrency(t *testing.T) {
+	x := startEmu(t, graphtest.Options{MaxConcurrent: 100}, nil)
+	ctx := context.Background()
+	for range 30 {
+		x.mb.AddDraft("x")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for g := range 20 {
+		wg.Go(func() {
+			var err error
+			switch g % 3 {
+			case 0:
+				_, err = x.uploadAndCheck(t, MinUploadSessionSize+g*1000, UploadOptions{})
+			case 1:
+				_, err = x.uploadAndCheck(t, 2000+g, UploadOptions{})
+			default:
+				_, err = x.c.ListDrafts(ctx)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := x.e.MaxInFlight(testUPN); n > DefaultMaxInFlight || n < 2 {
+		t.Fatalf("the emulator saw %d concurrent requests, want 2..%d", n, DefaultMaxInFlight)
+	}
+}
+
+// TestEmulatorConcurrencyDefaultLimit runs the same hammer against the
+// emulator's realistic limit of 4: nothing is throttled.
+func TestEmulatorConcurrencyDefaultLimit(t *testing.T) {
+	x := startEmu(t, graphtest.Options{}, nil)
+	var wg sync.WaitGroup
+	for g := range 20 {
+		wg.Go(func() {
+			if _, err := x.uploadAndCheck(t, 1000+g, UploadOptions{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := x.e.Throttled(testUPN); n != 0 {
+		t.Fatalf("%d requests throttled for concurrency", n)
+	}
+}
+
+// assertNoSecrets checks every log line written so far.
+func (x *emu) assertNoSecrets(t *testing.T) {
+	t.Helper()
+	logs := x.logs.String()
+	if !strings.Contains(logs, "graph request") {
+		t.Fatal("no debug log lines were written")
+	}
+	lower := strings.ToLower(logs)
+	if strings.Contains(lower, "authtoken") {
+		t.Fatalf("a log line has an upload URL's authtoken:\n%s", logs)
+	}
+	for _, tok := range []string{x.mb.Token(), x.tokens.tok} {
+		if tok != "" && strings.Contains(logs, tok) {
+			t.Fatalf("a log line has a bearer token")
+		}
+	}
+	if strings.Contains(lower, "bearer") {
+		t.Fatalf("a log line mentions a bearer token:\n%s", logs)
+	}
+}
