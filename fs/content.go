@@ -115,3 +115,47 @@ func referenceText(a *graph.Attachment) []byte {
 		"not a copy of the file. Open the item in Outlook to follow it.\n\nname: %s\ncontent type: %s\nattachment id: %s\n",
 		a.Name, a.ContentType, a.ID))
 }
+
+// itemExt is the extension an attached item shows with (.eml, .ics, .vcf). Graph lists item
+// attachments without a content type, so unless one is given the first bytes of $value decide,
+// once per attachment: attachments never change, so the answer is kept in memory and in the
+// metadata cache. When the item cannot be read, .eml is shown (and not remembered).
+func (f *FS) itemExt(ctx context.Context, item graph.ItemRef, a graph.Attachment) string {
+	if ext := itemExtension(a.ContentType); ext != "" {
+		return ext
+	}
+	f.mu.Lock()
+	ext, ok := f.exts[a.ID]
+	f.mu.Unlock()
+	if ok {
+		return ext
+	}
+	key := "ext/" + a.ID
+	if f.opts.Cache != nil {
+		if _, ok, _ := f.opts.Cache.GetMeta(key, &ext); ok {
+			f.rememberExt(a.ID, ext)
+			return ext
+		}
+	}
+	rc, n, err := f.opts.Backend.DownloadAttachment(ctx, item, a.ID)
+	if err != nil {
+		f.log.Warn("cannot tell what kind of item an attachment is; showing it as .eml", "name", a.Name, "err", err)
+		return ".eml"
+	}
+	head := make([]byte, 64)
+	got, _ := io.ReadFull(rc, head)
+	rc.Close()
+	ext = sniffExtension(head[:got])
+	if n >= 0 && f.opts.Cache != nil {
+		_ = f.opts.Cache.SetSize(a.ID, n)
+	}
+	f.putMeta(key, ext)
+	f.rememberExt(a.ID, ext)
+	return ext
+}
+
+func (f *FS) rememberExt(id, ext string) {
+	f.mu.Lock()
+	f.exts[id] = ext
+	f.mu.Unlock()
+}

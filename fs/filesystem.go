@@ -23,6 +23,7 @@ type FS struct {
 
 	mu    sync.Mutex
 	items map[string]*listing[graph.Attachment] // by item id
+	exts  map[string]string                     // attached items' extensions, by attachment id
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
 }
@@ -36,7 +37,7 @@ type failure struct {
 // New prepares a filesystem; Root gives its root node for go-fuse.
 func New(opts Options) *FS {
 	opts.setDefaults()
-	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment])}
+	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}}
 	f.seedFromCache()
 	return f
 }

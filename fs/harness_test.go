@@ -72,7 +72,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	f := New(Options{Backend: client, Spool: sp, Cache: cc, Logger: log, Async: ho.async,
 		MaxFileSize: ho.maxFileSize, ListingTTL: time.Second, Describe: testUPN})
 	dir := t.TempDir()
-	server, err := Mount(dir, f, MountOptions{})
+	server, err := Mount(dir, f, MountOptions{Debug: os.Getenv("OUTLOOKFS_FUSE_DEBUG") != ""})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,13 @@ type fileNode struct {
 	writers      int
 	gone         bool // unlinked
 	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
-	mode         uint32
-	mtime        time.Time
-	size         int64 // true byte length when known, else -1
+	// ownAtt: att was uploaded by a flush while the file stayed open (dd dup2s its descriptor
+	// and closes the first, so an empty version is attached before any write). If that open
+	// ends in EFBIG, the early version is deleted too: a failed write leaves nothing attached.
+	ownAtt bool
+	mode   uint32
+	mtime  time.Time
+	size   int64 // true byte length when known, else -1
 }
 
 // handle is a file handle: go-fuse needs a real one for Release to come.
@@ -178,6 +182,7 @@ func (n *fileNode) attached(id string, m spool.Meta) {
 		n.spoolID = ""
 		n.att = &graph.Attachment{ID: m.AttachmentID, Name: m.Name, Kind: graph.FileAttachment, LastModified: n.fs.opts.Now()}
 		n.size = m.Size
+		n.ownAtt = n.writers > 0
 	}
 	item := n.item
 	n.mu.Unlock()
@@ -434,16 +439,27 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 	n.writeMu.Lock()
 	n.mu.Lock()
 	f, dirty, name, tooLarge := n.active, n.dirty, n.name, n.tooLarge
+	var early *graph.Attachment
 	if tooLarge {
+		if n.ownAtt {
+			early, n.att, n.ownAtt = n.att, nil, false
+		}
 		n.active, n.dirty, n.tooLarge, n.spoolID, n.gone = nil, false, false, "", n.att == nil
 	}
+	item := n.item
 	n.mu.Unlock()
 	if tooLarge {
 		n.writeMu.Unlock()
 		if f != nil {
 			_ = f.Abandon(ctx)
 		}
-		n.fs.itemListing(n.item.ID).invalidate()
+		if early != nil {
+			if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, early.ID); err != nil && !graph.IsNotFound(err) {
+				n.fs.log.Error("could not delete the partial version of a file that was too large; delete it by hand", "name", name, "err", err)
+			}
+			n.fs.forgetAttachment(item, early.ID)
+		}
+		n.fs.itemListing(item.ID).invalidate()
 		return syscall.EFBIG
 	}
 	if f == nil || !dirty {
@@ -518,6 +534,9 @@ func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errn
 	n.mu.Lock()
 	n.writers--
 	last := n.writers <= 0
+	if last {
+		n.ownAtt = false
+	}
 	dirty := n.dirty
 	n.mu.Unlock()
 	if last && dirty {

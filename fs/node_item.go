@@ -57,13 +57,28 @@ func (n *itemNode) perm() uint32 {
 	return 0o555
 }
 
-// itemExtension returns the extension of an attached item's $value by its content type.
+// itemExtension returns the extension of an attached item's $value by its content type, or ""
+// when the type says nothing (Graph lists item attachments with a null content type).
 func itemExtension(contentType string) string {
 	ct := strings.ToLower(contentType)
 	switch {
 	case strings.Contains(ct, "calendar"):
 		return ".ics"
 	case strings.Contains(ct, "vcard"):
+		return ".vcf"
+	case strings.Contains(ct, "rfc822"), strings.Contains(ct, "message"):
+		return ".eml"
+	}
+	return ""
+}
+
+// sniffExtension tells an attached item's kind from the first bytes of its $value.
+func sniffExtension(head []byte) string {
+	h := strings.ToUpper(strings.TrimSpace(string(head)))
+	switch {
+	case strings.HasPrefix(h, "BEGIN:VCALENDAR"):
+		return ".ics"
+	case strings.HasPrefix(h, "BEGIN:VCARD"):
 		return ".vcf"
 	}
 	return ".eml"
@@ -113,7 +128,7 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, syscall.Errno) {
 		case n.inline:
 			name = SafeName(a.ContentID, SafeName(a.Name, "inline"))
 		case a.Kind == graph.ItemAttachment:
-			ext := itemExtension(a.ContentType)
+			ext := n.fs.itemExt(ctx, n.ref, a)
 			name = SafeName(a.Name, "item")
 			if !strings.EqualFold(path.Ext(name), ext) {
 				name = truncateName(name, maxNameBytes-len(ext)) + ext

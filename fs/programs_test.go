@@ -125,7 +125,7 @@ func TestGioCopy(t *testing.T) {
 	h.wantAttachments(id, map[string][]byte{"g.bin": data})
 	// over an existing file: probe-open, .goutputstream-XXXXXX, rename over the target while open
 	src2, data2 := writeSource(t, 300_000, 4)
-	h.must("gio", "copy", "-f", src2, filepath.Join(dir, "g.bin"))
+	h.must("gio", "copy", src2, filepath.Join(dir, "g.bin"))
 	h.wantAttachments(id, map[string][]byte{"g.bin": data2})
 	h.noScratchUploaded()
 }
