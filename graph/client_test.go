@@ -114,6 +114,7 @@ func TestListEventsUTC(t *testing.T) {
 		  "start":{"dateTime":"2026-11-24T10:00:00.0000000","timeZone":"UTC"},
 		  "end":{"dateTime":"2026-11-24T10:15:00.0000000","timeZone":"UTC"},
 		  "lastModifiedDateTime":"2026-11-20T08:00:00Z"},
+		 {"id":"bad","subject":"unreadable","start":{"dateTime":"soon","timeZone":"UTC"},"end":{"dateTime":"later","timeZone":"UTC"}},
 		 {"id":"e2","subject":"Berlin",
 		  "start":{"dateTime":"2026-11-24T10:00:00","timeZone":"Europe/Berlin"},
 		  "end":{"dateTime":"2026-11-24T11:00:00","timeZone":"Europe/Berlin"}}]}`)

@@ -27,15 +27,13 @@ func (c *Client) ListEvents(ctx context.Context, start, end time.Time) ([]Event,
 		url.QueryEscape(start.UTC().Format(time.RFC3339)), url.QueryEscape(end.UTC().Format(time.RFC3339)),
 		eventSelect, pageSize)
 	var out []Event
-	var firstErr error
 	err := listPages(ctx, c, "list events", c.graphURL("/calendarView", q),
 		map[string]string{"Prefer": `outlook.timezone="UTC"`},
 		func(v eventJSON) {
 			ev, err := v.event(c.log)
 			if err != nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("graph: list events: event %s: %w", shortID(v.ID), err)
-				}
+				// One unreadable event must not hide the others.
+				c.log.Warn("graph: skipping an event with unreadable times", "event", shortID(v.ID), "error", err.Error())
 				return
 			}
 			out = append(out, ev)
@@ -43,7 +41,7 @@ func (c *Client) ListEvents(ctx context.Context, start, end time.Time) ([]Event,
 	if err != nil {
 		return nil, err
 	}
-	return out, firstErr
+	return out, nil
 }
 
 func (v eventJSON) event(log *slog.Logger) (Event, error) {

@@ -234,6 +234,33 @@ func TestUploadSessionFake(t *testing.T) {
 	}
 }
 
+// TestPutRangeOutOfAttemptsStillResolves: with no attempt left after an
+// ambiguous final PUT, the client still asks the session, so the caller learns
+// that the outcome is unknown rather than that a retry might help.
+func TestPutRangeOutOfAttemptsStillResolves(t *testing.T) {
+	const size = MaxRangeSize + 10
+	for _, tc := range []struct {
+		fault string
+		want  error
+	}{{"apply-cut", ErrUploadOutcomeUnknown}, {"cut", nil}} {
+		h := newFakeUploadHost(t)
+		h.fault = func(n int) string {
+			if n == 2 {
+				return tc.fault
+			}
+			return ""
+		}
+		c := newTestClient(t, h.fs, nil, func(c *Config) { c.MaxAttempts = 1 })
+		_, err := c.Upload(context.Background(), ItemRef{ID: "m"}, NewAttachment{Name: "x", Size: size}, bytes.NewReader(testData(size)), UploadOptions{})
+		if tc.want != nil && !errors.Is(err, tc.want) {
+			t.Fatalf("%s: err = %v, want %v", tc.fault, err, tc.want)
+		}
+		if tc.want == nil && (!errors.As(err, new(*NetError)) || errors.Is(err, ErrUploadOutcomeUnknown)) {
+			t.Fatalf("%s: err = %v, want a NetError", tc.fault, err)
+		}
+	}
+}
+
 func TestResumeUploadFake(t *testing.T) {
 	const size = MaxRangeSize + 777
 	h := newFakeUploadHost(t)

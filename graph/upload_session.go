@@ -155,16 +155,22 @@ func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data 
 		default:
 			return PutResult{}, c.apiError(r, resp)
 		}
-		if werr := rt.wait(ctx, retryAfter, hasRetryAfter); werr != nil {
+		werr := rt.wait(ctx, retryAfter, hasRetryAfter)
+		if werr != nil && (!ambiguous || ctx.Err() != nil) {
 			return PutResult{}, giveUp(failure, werr)
 		}
 		if ambiguous {
+			// Also when out of attempts: the caller must learn whether the
+			// range (above all the final one) landed, not just that it failed.
 			st, err := c.UploadStatus(ctx, s)
 			if err != nil {
 				return PutResult{}, c.lostFinal(err, final)
 			}
 			if st.Next != off {
 				return st, nil
+			}
+			if werr != nil {
+				return PutResult{}, giveUp(failure, werr)
 			}
 			ambiguous = false // the range did not land: send it again
 		}
