@@ -96,6 +96,7 @@ func TestClientSecret(t *testing.T) {
 			t.Fatalf("app-only with /me: %v", err)
 		}
 	})
+	e.requireSecrets("client secret", "access token")
 	if g := e.grants(); count(g, "client_credentials") < 2 || count(g, "client_credentials:invalid_client") != 1 {
 		t.Errorf("IdP saw %v", g)
 	}

@@ -163,4 +163,5 @@ func TestTokenExpiresDuringLargeUpload(t *testing.T) {
 	if _, err := c.ListAttachments(context.Background(), graph.ItemRef{Kind: graph.KindMessage, ID: d.ID}); err != nil {
 		t.Fatalf("ListAttachments after the upload: %v", err)
 	}
+	e.requireSecrets("RefreshToken", "access token", "upload URL query")
 }

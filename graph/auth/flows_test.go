@@ -211,6 +211,7 @@ func TestSilentRefreshInNewProcess(t *testing.T) {
 	}
 	e.useToken(ctx, e.config(), "")
 	e.checkCacheFileModes()
+	e.requireSecrets("RefreshToken", "IdToken", "access token")
 }
 
 // With a long-lived token the cache serves it; Refresh still gets a new one.

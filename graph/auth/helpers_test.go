@@ -266,3 +266,21 @@ func whoami(s string) map[string]string {
 	}
 	return m
 }
+
+// requireSecrets fails unless secrets of each kind were recorded, so the log
+// scan has something to look for.
+func (e *testEnv) requireSecrets(kinds ...string) {
+	e.t.Helper()
+	e.cacheSecrets()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range kinds {
+		found := false
+		for _, what := range e.secrets {
+			found = found || what == k
+		}
+		if !found {
+			e.t.Errorf("no %s recorded for the log scan", k)
+		}
+	}
+}
