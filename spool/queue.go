@@ -93,6 +93,9 @@ func (s *Spool) worker() {
 				s.enqueueLocked(e)
 			}
 		}
+		if len(s.queue) == 0 && len(s.drops) > 0 {
+			s.kickJanitor() // the queue went idle: tidy up now
+		}
 		s.mu.Unlock()
 	}
 }

@@ -399,7 +399,7 @@ func (s *Spool) finishAttached(ctx context.Context, e *entry, gen int) error {
 	if r.ReplacePending {
 		err := s.opts.Uploader.DeleteAttachment(ctx, r.Item, r.Replaces)
 		if err != nil && !graph.IsNotFound(err) {
-			if graph.IsTransient(err) || graph.IsUnauthorized(err) {
+			if ctx.Err() != nil || graph.IsTransient(err) || graph.IsUnauthorized(err) {
 				return err // retried later; the file stays attached meanwhile
 			}
 			s.log.Warn("could not delete the attachment a new version replaces", "id", e.id, "item", r.Item, "err", err)

@@ -1,0 +1,206 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// blockAt returns a hook that blocks the given operation (at offset off)
+// until its context ends, and a channel closed when it was reached.
+func blockAt(op string, off int64) (func(ctx context.Context, op string, off int64) error, chan struct{}) {
+	reached := make(chan struct{})
+	hook := func(ctx context.Context, o string, at int64) error {
+		if o == op && at == off {
+			select {
+			case <-reached:
+			default:
+				close(reached)
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	return hook, reached
+}
+
+func openDir(t *testing.T, dir string, fk *fakeUploader) *Spool {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRecoverResumesFromRecordedOffset(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		name := "session alive"
+		if expire {
+			name = "session expired"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			fk := newFake(testItem)
+			hook, reached := blockAt("put", 2*ChunkSize)
+			fk.setBefore(hook)
+			s := openDir(t, dir, fk)
+			data := randBytes(21, 3*ChunkSize+100)
+			f := writeFile(t, s, testItem, "resume.bin", data)
+			<-reached
+			if m, _ := s.Get(f.ID()); m.Confirmed != 2*ChunkSize || m.State != StateUploading {
+				t.Fatalf("before close: %+v", m)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fk.setBefore(nil)
+			before := len(fk.putLog())
+			if expire {
+				fk.expireAll()
+			}
+			s = openT(t, Options{Dir: dir, Uploader: fk})
+			mustAttach(t, s, fk, f.ID(), testItem, "resume.bin", data)
+			puts := fk.putLog()[before:]
+			if expire {
+				if fk.count("create") != 2 || puts[0].Off != 0 || len(puts) != 4 {
+					t.Fatalf("expired session: %d sessions, PUTs %+v; want a new session from 0", fk.count("create"), puts)
+				}
+			} else {
+				if fk.count("create") != 1 || fk.count("status") < 1 || puts[0].Off != 2*ChunkSize || len(puts) != 2 {
+					t.Fatalf("live session: %d sessions, %d status, PUTs %+v; want a resume at 8 MiB", fk.count("create"), fk.count("status"), puts)
+				}
+			}
+		})
+	}
+}
+
+func TestRecoverAfterFinalRequestLanded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int
+		op   string
+		off  int64
+	}{
+		{"final PUT", 2 * ChunkSize, "put", ChunkSize},
+		{"POST", 300, "post", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fk := newFake(testItem)
+			hook, reached := blockAt(tc.op, tc.off)
+			fk.setAfter(hook) // the request is carried out, its answer never arrives
+			s := openDir(t, dir, fk)
+			data := randBytes(22, tc.size)
+			f := writeFile(t, s, testItem, "landed.bin", data)
+			<-reached
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fk.setAfter(nil)
+			uploads := fk.count("post") + fk.count("create")
+			s = openT(t, Options{Dir: dir, Uploader: fk})
+			mustAttach(t, s, fk, f.ID(), testItem, "landed.bin", data)
+			if got := fk.count("post") + fk.count("create"); got != uploads {
+				t.Fatalf("uploaded again after reopening: %d uploads, want %d", got, uploads)
+			}
+		})
+	}
+}
+
+func TestRecoverFinishesPendingReplace(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFake(testItem)
+	fk.items[testItem] = []fakeAtt{{ID: "old", Name: "r.txt", Data: []byte("old")}}
+	hook, reached := blockAt("delete", 0)
+	fk.setBefore(hook)
+	s := openDir(t, dir, fk)
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "r.txt", Replaces: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("new"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fk.setBefore(nil)
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	waitFor(t, 10*time.Second, "the old attachment to be deleted", func() bool { return len(fk.attachments(testItem)) == 1 })
+	if a := fk.attachments(testItem)[0]; a.ID == "old" || string(a.Data) != "new" {
+		t.Fatalf("left %+v", a)
+	}
+	waitFor(t, 10*time.Second, "the record to be dropped", func() bool { return len(storedKeys(t, s, filePrefix(f.ID()))) == 0 })
+}
+
+func TestRecoverDropsOrphansAndKeepsScratch(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFake(testItem)
+	s := openDir(t, dir, fk)
+	ctx := context.Background()
+	sc, err := s.Create(ctx, CreateOptions{Item: testItem, Name: ".x.swp", Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.WriteAt([]byte("swap"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Chunks without a record: a removal interrupted before its DropPrefix.
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey("orphan", 0), []byte("stale")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	waitFor(t, 10*time.Second, "orphan chunks to be dropped", func() bool { return len(storedKeys(t, s, filePrefix("orphan"))) == 0 })
+	if m, ok := s.Get(sc.ID()); !ok || m.State != StateCommitted || !m.Scratch {
+		t.Fatalf("scratch file after reopen: %+v %v", m, ok)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if fk.count("post") != 0 {
+		t.Fatal("a scratch file was uploaded after reopen")
+	}
+	if err := s.Rename(ctx, sc.ID(), testItem, "x.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	mustAttach(t, s, fk, sc.ID(), testItem, "x.txt", []byte("swap"))
+}
+
+func TestAbandonedFilesAreNeverUploaded(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFake(testItem)
+	s := openDir(t, dir, fk)
+	w, err := s.Create(context.Background(), CreateOptions{Item: testItem, Name: "half.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(randBytes(1, ChunkSize+5), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	var ue *UploadError
+	if _, err := s.Wait(context.Background(), w.ID(), nil); !errors.As(err, &ue) {
+		t.Fatalf("Wait = %v, want *UploadError", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if fk.count("post")+fk.count("create") != 0 {
+		t.Fatal("an abandoned file was uploaded")
+	}
+}
