@@ -177,6 +177,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"[work\nx = y\n", "section"},
 		{"just words\n", "key = value"},
 		{"[]\n", "empty section"},
+		{"state-dir = /x\n", "[profile] section"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig("config", bufio.NewScanner(strings.NewReader(tt.text)), "work")

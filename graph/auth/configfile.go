@@ -74,6 +74,9 @@ func parseConfig(name string, sc *bufio.Scanner, profile string) (map[string]str
 		}
 		switch section {
 		case "":
+			if k == "state-dir" {
+				return nil, fmt.Errorf("auth: %s:%d: state-dir is one profile's directory: put it in a [profile] section", name, n)
+			}
 			global[k] = v
 		case profile:
 			mine[k] = v
