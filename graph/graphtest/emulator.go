@@ -1,8 +1,3 @@
-// Package graphtest is a local, in-memory Microsoft Graph for outlookfs's
-// tests, benchmarks and demo: the endpoints, status codes, headers and quirks
-// of shared/docs/graph-protocol.md sections 1-4, strict where Graph is strict,
-// with a second handler standing in for the upload host, a setting for every
-// undocumented behaviour, fault injection, a request log and a simulated link.
 package graphtest
 
 import (

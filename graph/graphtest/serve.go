@@ -72,6 +72,9 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, host string, h 
 		c.rec.BytesIn = c.body.n
 		c.rec.BytesOut = c.rw.n
 		e.log.add(c.rec)
+		e.opts.Logger.Debug("graphtest request", "host", host, "method", c.rec.Method, "path", c.rec.Path,
+			"status", c.rec.Status, "fault", c.rec.Fault, "in", c.rec.BytesIn, "out", c.rec.BytesOut,
+			"duration", c.rec.End.Sub(c.rec.Start))
 	}()
 	if err := e.link.delay(r.Context()); err != nil {
 		c.cut = true
