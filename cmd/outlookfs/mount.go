@@ -17,6 +17,7 @@ import (
 	"github.com/outlookfs/outlookfs/cache"
 	"github.com/outlookfs/outlookfs/fs"
 	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/graph/auth"
 	"github.com/outlookfs/outlookfs/spool"
 )
 
@@ -27,6 +28,7 @@ type mountConfig struct {
 	GraphURL    string
 	Mailbox     string
 	TokenFile   string
+	Auth        auth.Config
 	Async       bool
 	EventsBack  time.Duration
 	EventsAhead time.Duration
@@ -47,10 +49,8 @@ type mountConfig struct {
 }
 
 func (c *mountConfig) register(fl *flag.FlagSet) {
-	fl.StringVar(&c.Profile, "profile", "default", "profile: which account's state, spool and cache to use")
-	fl.StringVar(&c.GraphURL, "graph-url", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL")
-	fl.StringVar(&c.Mailbox, "mailbox", "", "mailbox to mount as user@domain (default: the signed-in user, /me)")
-	fl.StringVar(&c.TokenFile, "token-file", "", "file holding a bearer token to use as is")
+	c.Auth.RegisterFlags(fl)
+	fl.StringVar(&c.TokenFile, "token-file", "", "file holding a bearer token to use as is (instead of signing in)")
 	fl.BoolVar(&c.Async, "async", false, "return from close once the file is safely in the spool; upload in the background")
 	fl.DurationVar(&c.EventsBack, "events-back", 30*24*time.Hour, "show events that started up to this long ago")
 	fl.DurationVar(&c.EventsAhead, "events-ahead", 365*24*time.Hour, "show events starting up to this far ahead")
@@ -87,17 +87,45 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("give exactly one mountpoint")
 	}
 	c.Mountpoint = fl.Arg(0)
+	c.Auth.Logger = newLogger(stderr, c.Debug).With("component", "auth")
+	if err := c.Auth.Load(); err != nil {
+		return err
+	}
+	if err := c.fromAuth(ctx); err != nil {
+		return err
+	}
+	return mountAndServe(ctx, c, stderr)
+}
+
+// fromAuth takes the mailbox, Graph URL, cloud, state directory, HTTP client and token source
+// from the loaded sign-in configuration.
+func (c *mountConfig) fromAuth(ctx context.Context) error {
+	cloud := c.Auth.GraphCloud()
+	c.Profile, c.GraphURL, c.Mailbox, c.UploadSessions = c.Auth.Profile, cloud.GraphURL, c.Auth.Mailbox, cloud.UploadSessions
+	c.StateDir = c.Auth.StateDir
+	hc, err := c.Auth.NewHTTPClient()
+	if err != nil {
+		return err
+	}
+	// Downloads and uploads of large attachments take longer than any fixed client timeout:
+	// Graph requests are bounded by their contexts and the client's retry limits instead.
+	graphClient := *hc
+	graphClient.Timeout = 0
+	c.httpClient = &graphClient
 	if c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)
 		if err != nil {
 			return fmt.Errorf("read the token file: %w", err)
 		}
 		c.tokens = graph.StaticToken(strings.TrimSpace(string(b)))
+		return nil
 	}
-	if c.tokens == nil {
-		return errors.New("no credentials: give --token-file, or sign in with 'outlookfs login' first")
+	ts, err := auth.NewTokenSource(ctx, &c.Auth)
+	if err != nil {
+		return err
 	}
-	return mountAndServe(ctx, c, stderr)
+	c.tokens = ts
+	return nil
 }
 
 // reorder moves flags before positional arguments, so "mount DIR --async" works too.
@@ -130,6 +158,9 @@ func xdgDir(env, fallback, profile string) string {
 // mountAndServe mounts and serves until ctx ends (SIGINT/SIGTERM) or the mount goes away.
 func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 	log := newLogger(stderr, c.Debug)
+	if c.Profile == "" {
+		c.Profile = auth.DefaultProfile
+	}
 	if c.StateDir == "" {
 		c.StateDir = xdgDir("XDG_STATE_HOME", ".local/state", c.Profile)
 	}
@@ -147,7 +178,7 @@ func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 		return fmt.Errorf("create the state directory: %w", err)
 	}
 	sp, err := spool.Open(ctx, spool.Options{
-		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log.With("component", "spool"),
+		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log,
 		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c),
 	})
 	if err != nil {
