@@ -155,7 +155,11 @@ func (c *Client) send(ctx context.Context, r *request, token string, attempt int
 	if !r.upload {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "outlookfs")
+	if !r.stream {
+		// A download's $value is whatever the attachment is: no Accept for it.
+		req.Header.Set("Accept", "application/json")
+	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}

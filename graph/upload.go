@@ -155,17 +155,15 @@ func (c *Client) runSession(ctx context.Context, s UploadSession, r io.ReaderAt,
 		if opts.Progress != nil {
 			opts.Progress(res.Next)
 		}
-		used := cur.data[:cap(cur.data)][:0]
+		used := cur.data[:cap(cur.data)]
 		if prefetch != nil && res.Next == ahead {
 			cur = pre
 		} else {
-			// The session wants another offset: read it into the spare buffer.
-			if prefetch != nil {
-				spare = pre.data[:cap(pre.data)]
-			}
-			cur = read(spare[:cap(spare)], res.Next)
+			// The session wants another offset: read it into the spare buffer
+			// (the prefetched range, if any, is dropped).
+			cur = read(spare, res.Next)
 		}
-		spare = used[:cap(used)]
+		spare = used
 	}
 }
 

@@ -33,7 +33,8 @@ type fakeUploadHost struct {
 	escapeLoc bool
 	// fault decides what happens to PUT number n: "" normal, "apply-500"
 	// (store then answer 500), "cut" (close before reading), "apply-cut" (store
-	// then close), "404" (session gone), "416", "429".
+	// then close), "404" (session gone), "416", "429", "partial" (store a third
+	// of the range and answer 200 with where it stands).
 	fault   func(n int) string
 	authHdr []string // Authorization headers seen on the upload host
 }
@@ -121,6 +122,9 @@ func (h *fakeUploadHost) serve(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, 400, "invalidRequest", "length")
 		return
 	}
+	if fault == "partial" {
+		data = data[:len(data)/3] // keeps a part and says so: the client goes on from there
+	}
 	h.got = append(h.got, data...)
 	switch fault {
 	case "apply-500":
@@ -182,6 +186,7 @@ func TestUploadSessionFake(t *testing.T) {
 		{name: "apply then 500", fault: func(n int) string { return map[int]string{2: "apply-500"}[n] }, sessions: 1},
 		{name: "cut before apply", fault: func(n int) string { return map[int]string{1: "cut"}[n] }, sessions: 1},
 		{name: "apply then cut (middle)", fault: func(n int) string { return map[int]string{1: "apply-cut"}[n] }, sessions: 1},
+		{name: "partial acceptance", fault: func(n int) string { return map[int]string{1: "partial", 3: "partial"}[n] }, sessions: 1},
 		{name: "429", fault: func(n int) string { return map[int]string{1: "429", 2: "429"}[n] }, sessions: 1},
 		{name: "session gone mid-upload", fault: func(n int) string { return map[int]string{2: "404"}[n] }, sessions: 2},
 		{name: "apply then cut (final)", fault: func(n int) string { return map[int]string{3: "apply-cut"}[n] }, wantErr: ErrUploadOutcomeUnknown, sessions: 1},
