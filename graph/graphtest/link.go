@@ -10,9 +10,10 @@ import (
 // connections sharing the link interleave finely.
 const linkChunk = 64 << 10
 
-// linkBurst is how far the link's schedule may lag behind the clock: idle
-// time up to this much is credited, which absorbs timer oversleep without
-// letting bursts through.
+// linkBurst is how far the link's schedule may lag behind the clock and
+// still be kept: a sleeper that overslept its booking by less than this does
+// not push the schedule back (timers are coarse). A schedule further behind
+// means the link was idle, and idle time is not credited.
 const linkBurst = 20 * time.Millisecond
 
 // link simulates a network link: one schedule shared by every connection and
@@ -59,8 +60,8 @@ func (l *link) take(ctx context.Context, n int) error {
 	}
 	now := time.Now()
 	start := l.next
-	if floor := now.Add(-linkBurst); start.Before(floor) {
-		start = floor
+	if start.Before(now.Add(-linkBurst)) {
+		start = now // the link was idle: no credit for it
 	}
 	l.next = start.Add(time.Duration(float64(n) / float64(l.rate) * float64(time.Second)))
 	wake := l.next
