@@ -28,8 +28,8 @@ func classify(err error, size int64) (FailKind, string, bool) {
 		return FailTooLarge, "the mailbox is full (its quota is exceeded); delete some mail or ask your " +
 			"administrator for more space, then copy the file again", true
 	case graph.IsTooLarge(err):
-		return FailTooLarge, fmt.Sprintf("the attachment (%s) is larger than the mailbox's message size limit "+
-			"(35 MB by default); ask your administrator to raise it (up to 150 MB) or send a link to the file instead", human(size)), true
+		return FailTooLarge, fmt.Sprintf("the attachment (%s) would make the message larger than the mailbox's message size "+
+			"limit (35 MB by default); ask your administrator to raise it (up to 150 MB) or send a link to the file instead", human(size)), true
 	case graph.IsForbidden(err) && size >= graph.MinUploadSessionSize:
 		return FailForbidden, "the mailbox refused the upload (403 access denied): Graph does not let delegated " +
 			"access to a shared or another person's mailbox upload files of 3 MiB or more; ask for full access, " +
