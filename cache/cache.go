@@ -27,6 +27,8 @@ type Cache struct {
 	// write-back of read times. It is never held while reading a Fill's
 	// stream; it is held for Badger writes of small records and deletes.
 	persistMu sync.Mutex
+	// writeMu: writes hold it for reading, DropPrefix exclusively (store.go).
+	writeMu sync.RWMutex
 
 	mu      sync.Mutex
 	lru     *list.List               // of *entry, front = most recently read

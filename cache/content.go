@@ -43,7 +43,7 @@ func (c *Cache) SetSize(id string, n int64) error {
 	if n < 0 {
 		return fmt.Errorf("cache: negative size %d", n)
 	}
-	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(sizeKey(id), marshalSize(n)) }); err != nil {
+	if err := c.update(func(txn *badger.Txn) error { return txn.Set(sizeKey(id), marshalSize(n)) }); err != nil {
 		return fmt.Errorf("cache: store size: %w", err)
 	}
 	return nil
@@ -145,9 +145,9 @@ func (c *Cache) Forget(id string) error {
 			chunks = e.rec.chunks()
 		}
 		c.mu.Unlock()
-		err := c.deleteContent(id, chunks)
-		if err == nil {
-			err = c.db.Update(func(txn *badger.Txn) error { return txn.Delete(sizeKey(id)) })
+		err := c.deleteKeys([][]byte{entryKey(id), sizeKey(id)})
+		if err == nil && chunks > 0 {
+			err = c.dropChunks(id)
 		}
 		c.persistMu.Unlock()
 		if err != nil {

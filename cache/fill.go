@@ -20,8 +20,9 @@ type flight struct {
 	waiters atomic.Int32 // Fills waiting for this one
 }
 
-// errForgotten ends a fill whose id was forgotten while it ran.
-var errForgotten = errors.New("cache: content forgotten while it was being stored")
+// errForgotten ends a fill whose id was forgotten while it ran; it is an
+// ErrNotCached.
+var errForgotten = fmt.Errorf("%w: forgotten while it was being stored", ErrNotCached)
 
 // Fill stores the whole of r as id's content, chunk by chunk (memory bounded
 // by one chunk), then marks it complete and records its size; it returns the
@@ -30,7 +31,8 @@ var errForgotten = errors.New("cache: content forgotten while it was being store
 // Concurrent Fills of one id are single-flight: later callers wait for the
 // first and return its result without reading their r. Should the first
 // fail, the next waiter tries with its own r. On error nothing of the
-// partial content stays.
+// partial content stays. A Fill stopped by Forget of its id returns an error
+// that is an ErrNotCached.
 func (c *Cache) Fill(ctx context.Context, id string, r io.Reader) (int64, error) {
 	for {
 		c.mu.Lock()
@@ -86,11 +88,15 @@ func (c *Cache) fill(ctx context.Context, id string, r io.Reader, f *flight) (in
 		c.mu.Lock()
 		c.used -= total
 		c.mu.Unlock()
-		if derr := c.deleteContent(id, chunks); derr != nil {
+		var derr error
+		if chunks > 0 {
+			derr = c.dropChunks(id)
+		}
+		if derr != nil {
 			// Without an entry record it is never read; Open removes it.
 			c.log.Warn("cache: could not remove a partial fill", "err", derr)
 		}
-		if evicted {
+		if evicted || chunks > 0 {
 			c.kickGC()
 		}
 		return 0, err
@@ -113,7 +119,7 @@ func (c *Cache) fill(ctx context.Context, id string, r io.Reader, f *flight) (in
 				evicted = true
 			}
 			chunks++ // counted before the write: a failed write may have left it
-			err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey(id, chunks-1), buf[:m]) })
+			err := c.update(func(txn *badger.Txn) error { return txn.Set(chunkKey(id, chunks-1), buf[:m]) })
 			if err != nil {
 				return fail(fmt.Errorf("cache: store content: %w", err))
 			}
@@ -131,7 +137,7 @@ func (c *Cache) fill(ctx context.Context, id string, r io.Reader, f *flight) (in
 
 	rec := entryRecord{Size: total, ChunkSize: c.chunkSize, Access: time.Now().UnixNano()}
 	c.persistMu.Lock()
-	err := c.db.Update(func(txn *badger.Txn) error {
+	err := c.update(func(txn *badger.Txn) error {
 		if err := txn.Set(entryKey(id), rec.marshal()); err != nil {
 			return err
 		}

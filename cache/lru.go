@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -21,7 +23,8 @@ import (
 func (c *Cache) load() error {
 	recs := make(map[string]entryRecord)
 	counts := make(map[string]int)
-	var garbage [][]byte
+	var garbage [][]byte         // keys to delete
+	orphans := map[string]bool{} // ids whose chunks all go
 	err := c.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEntry})
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -48,7 +51,11 @@ func (c *Cache) load() error {
 			k := it.Item().Key()
 			id, index, err := parseChunkKey(k)
 			rec, ok := recs[id]
-			if err != nil || !ok || index >= rec.chunks() {
+			switch {
+			case err == nil && !ok:
+				orphans[id] = true
+				continue
+			case err != nil || index >= rec.chunks():
 				garbage = append(garbage, bytes.Clone(k))
 				continue
 			}
@@ -64,18 +71,19 @@ func (c *Cache) load() error {
 		if counts[id] != rec.chunks() {
 			c.log.Warn("cache: dropping a content entry with missing chunks", "chunks", counts[id], "want", rec.chunks())
 			garbage = append(garbage, entryKey(id))
-			for i := range rec.chunks() {
-				garbage = append(garbage, chunkKey(id, i))
-			}
+			orphans[id] = true
 			continue
 		}
 		live = append(live, &entry{id: id, rec: rec})
 	}
-	if len(garbage) > 0 {
+	if len(garbage) > 0 || len(orphans) > 0 {
 		if err := c.deleteKeys(garbage); err != nil {
 			return fmt.Errorf("remove leftovers: %w", err)
 		}
-		c.log.Info("cache: removed leftovers of interrupted fills", "keys", len(garbage))
+		if err := c.dropChunks(slices.Collect(maps.Keys(orphans))...); err != nil {
+			return fmt.Errorf("remove leftovers: %w", err)
+		}
+		c.log.Info("cache: removed leftovers of interrupted fills", "entries", len(orphans), "keys", len(garbage))
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].rec.Access > live[j].rec.Access })
 	c.mu.Lock()
@@ -120,11 +128,13 @@ func (c *Cache) evict() bool {
 		victims = append(victims, e)
 	}
 	c.mu.Unlock()
-	for _, e := range victims {
-		if err := c.deleteContent(e.id, e.rec.chunks()); err != nil {
-			// Open removes what is left of it next time.
-			c.log.Warn("cache: could not remove an evicted entry", "err", err)
-		}
+	ids := make([]string, len(victims))
+	for i, e := range victims {
+		ids[i] = e.id
+	}
+	if err := c.dropContent(ids...); err != nil {
+		// Open removes what is left of them next time.
+		c.log.Warn("cache: could not remove evicted content", "err", err)
 	}
 	if len(victims) > 0 {
 		c.log.Debug("cache: evicted least recently read content", "entries", len(victims))
@@ -132,37 +142,15 @@ func (c *Cache) evict() bool {
 	return len(victims) > 0
 }
 
-// deleteContent removes an entry record and its chunks. Callers hold
-// persistMu, or own the id's fill.
-func (c *Cache) deleteContent(id string, chunks int) error {
-	keys := make([][]byte, 0, 1+chunks)
-	keys = append(keys, entryKey(id))
-	for i := range chunks {
-		keys = append(keys, chunkKey(id, i))
-	}
-	return c.deleteKeys(keys)
-}
-
-func (c *Cache) deleteKeys(keys [][]byte) error {
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
-			return err
-		}
-	}
-	return wb.Flush()
-}
-
 // flushAccess writes changed read times back to the entry records.
 func (c *Cache) flushAccess() error {
 	c.persistMu.Lock()
 	defer c.persistMu.Unlock()
 	c.mu.Lock()
-	recs := make(map[string]entryRecord, len(c.dirty))
+	recs := make(map[string][]byte, len(c.dirty))
 	for id := range c.dirty {
 		if el, ok := c.entries[id]; ok {
-			recs[id] = el.Value.(*entry).rec
+			recs[string(entryKey(id))] = el.Value.(*entry).rec.marshal()
 		}
 	}
 	clear(c.dirty)
@@ -170,22 +158,11 @@ func (c *Cache) flushAccess() error {
 	if len(recs) == 0 {
 		return nil
 	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	var err error
-	for id, rec := range recs {
-		if err = wb.Set(entryKey(id), rec.marshal()); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = wb.Flush()
-	}
-	if err != nil {
+	if err := c.setKeys(recs); err != nil {
 		// Keep them dirty: the next flush tries again.
 		c.mu.Lock()
-		for id := range recs {
-			c.dirty[id] = struct{}{}
+		for k := range recs {
+			c.dirty[k[len(prefixEntry):]] = struct{}{}
 		}
 		c.mu.Unlock()
 		return fmt.Errorf("write back read times: %w", err)

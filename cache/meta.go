@@ -25,7 +25,7 @@ func (c *Cache) PutMeta(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("cache: encode metadata: %w", err)
 	}
-	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(key), rec) }); err != nil {
+	if err := c.update(func(txn *badger.Txn) error { return txn.Set(metaKey(key), rec) }); err != nil {
 		return fmt.Errorf("cache: store metadata: %w", err)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (c *Cache) GetMeta(key string, v any) (stored time.Time, ok bool, err error
 
 // DeleteMeta removes the value stored under key, if any.
 func (c *Cache) DeleteMeta(key string) error {
-	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Delete(metaKey(key)) }); err != nil {
+	if err := c.update(func(txn *badger.Txn) error { return txn.Delete(metaKey(key)) }); err != nil {
 		return fmt.Errorf("cache: delete metadata: %w", err)
 	}
 	return nil
