@@ -84,9 +84,10 @@ func (e *Emulator) SetLink(bandwidth int64, latency time.Duration) {
 	e.link.set(bandwidth, latency)
 }
 
-// Mount serves h for request paths under prefix on the Graph host (beside
-// /v1.0 and /_emulator/), e.g. a fake identity provider. Mounted handlers get
-// no emulation (no log, throttling or faults).
+// Mount serves h for request paths under prefix on the Graph host, e.g. the
+// fake identity provider or an extra control endpoint under /_emulator/.
+// Mounts are tried before everything else; mounted handlers get no emulation
+// (no log, throttling or faults).
 func (e *Emulator) Mount(prefix string, h http.Handler) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -108,11 +109,13 @@ func (e *Emulator) mounted(path string) http.Handler {
 // (/_emulator/...).
 func (e *Emulator) GraphHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := e.mounted(r.URL.Path); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		switch {
 		case strings.HasPrefix(r.URL.Path, controlPrefix):
 			e.serveControl(w, r)
-		case e.mounted(r.URL.Path) != nil:
-			e.mounted(r.URL.Path).ServeHTTP(w, r)
 		default:
 			e.serve(w, r, hostGraph, e.handleGraph)
 		}

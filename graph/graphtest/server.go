@@ -27,6 +27,8 @@ type ServerOptions struct {
 	// Hosts are extra names or IPs the certificate is valid for, besides
 	// 127.0.0.1, ::1 and localhost.
 	Hosts []string
+	// IdP configures the fake identity provider served on the Graph host.
+	IdP IdPOptions
 }
 
 // Server is the emulator served on two listeners: Graph and the upload host.
@@ -36,6 +38,7 @@ type Server struct {
 	UploadURL string // the upload host's base URL
 	CAFile    string // the CA certificate (PEM); "" with PlainHTTP
 	Emulator  *Emulator
+	IdP       *IdP // the fake identity provider, on the Graph host
 
 	pool    *x509.CertPool
 	servers []*http.Server
@@ -112,6 +115,8 @@ func Start(opts Options, so ServerOptions) (*Server, error) {
 	s.UploadURL = scheme + "://" + urlHost(ul.Addr())
 	opts.UploadBaseURL = s.UploadURL
 	s.Emulator = New(opts)
+	s.IdP = InstallIdP(s.Emulator, so.IdP)
+	s.Emulator.Mount(controlPrefix+"approve-device", s.IdP.ApproveDeviceHandler())
 
 	for _, p := range []struct {
 		l net.Listener
@@ -153,6 +158,10 @@ func StartT(t testing.TB, opts Options) *Server {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// Authority is the fake identity provider's authority URL for MSAL
+// (https://HOST:PORT/TENANT).
+func (s *Server) Authority() string { return s.IdP.Authority(s.RootURL) }
 
 // CertPool is a pool holding the emulator's CA (nil with PlainHTTP).
 func (s *Server) CertPool() *x509.CertPool { return s.pool }

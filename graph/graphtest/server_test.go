@@ -86,3 +86,21 @@ func TestServerTempCA(t *testing.T) {
 		t.Fatal("Start on a bad address succeeded")
 	}
 }
+
+func TestServerIdP(t *testing.T) {
+	s := StartT(t, Options{})
+	if s.IdP == nil || s.Authority() != s.RootURL+"/"+DefaultTenant {
+		t.Fatalf("authority %q", s.Authority())
+	}
+	c := newRaw(t, s, "")
+	r := c.do("GET", s.Authority()+"/v2.0/.well-known/openid-configuration", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), "token_endpoint") {
+		t.Fatalf("discovery: %d %s", r.status, r.body)
+	}
+	// The approval control endpoint is mounted (an unknown code is refused, not 404).
+	r = c.do("POST", s.RootURL+"/_emulator/approve-device", []byte("user_code=NOPE"),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if r.status == 404 && strings.Contains(string(r.body), "no such control endpoint") {
+		t.Fatalf("approve-device not mounted: %s", r.body)
+	}
+}
