@@ -32,14 +32,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: outlookfs demo [--tour] MOUNTPOINT\n\nStarts the built-in Graph emulator with a demo mailbox, signs in to it through MSAL\n(device code, approved automatically) and mounts it. Ctrl-C unmounts and exits.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(reorder(args)); err != nil {
+	pos, err := parseInterspersed(fl, args)
+	if err != nil {
 		return err
 	}
-	if fl.NArg() != 1 {
+	if len(pos) != 1 {
 		fl.Usage()
 		return errors.New("give exactly one mountpoint")
 	}
-	c.Mountpoint = fl.Arg(0)
+	c.Mountpoint = pos[0]
 	if err := os.MkdirAll(c.Mountpoint, 0o755); err != nil {
 		return err
 	}

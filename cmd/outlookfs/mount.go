@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -79,15 +78,24 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: outlookfs mount MOUNTPOINT [flags]")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(reorder(args)); err != nil {
+	pos, err := parseInterspersed(fl, args)
+	if err != nil {
 		return err
 	}
-	if fl.NArg() != 1 {
+	if len(pos) != 1 {
 		fl.Usage()
 		return errors.New("give exactly one mountpoint")
 	}
-	c.Mountpoint = fl.Arg(0)
+	c.Mountpoint = pos[0]
 	c.Auth.Logger = newLogger(stderr, c.Debug).With("component", "auth")
+	if c.TokenFile != "" {
+		// A token file is a token command that reads it: it is read again whenever Graph
+		// refuses the token, so another program may keep the file fresh.
+		if c.Auth.TokenCommand != "" {
+			return errors.New("give --token-file or --token-command, not both")
+		}
+		c.Auth.TokenCommand = "cat " + q(c.TokenFile)
+	}
 	if err := c.Auth.Load(); err != nil {
 		return err
 	}
@@ -112,14 +120,6 @@ func (c *mountConfig) fromAuth(ctx context.Context) error {
 	graphClient := *hc
 	graphClient.Timeout = 0
 	c.httpClient = &graphClient
-	if c.TokenFile != "" {
-		b, err := os.ReadFile(c.TokenFile)
-		if err != nil {
-			return fmt.Errorf("read the token file: %w", err)
-		}
-		c.tokens = graph.StaticToken(strings.TrimSpace(string(b)))
-		return nil
-	}
 	ts, err := auth.NewTokenSource(ctx, &c.Auth)
 	if err != nil {
 		return err
@@ -128,22 +128,24 @@ func (c *mountConfig) fromAuth(ctx context.Context) error {
 	return nil
 }
 
-// reorder moves flags before positional arguments, so "mount DIR --async" works too.
-func reorder(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
+// parseInterspersed parses flags given before, between or after positional arguments, so
+// "mount DIR --async" works as well as "mount --async DIR". It returns the positional ones.
+func parseInterspersed(fl *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, err
 		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			flags = append(flags, a)
-			continue
+		args = fl.Args()
+		if len(args) == 0 {
+			return pos, nil
 		}
-		pos = append(pos, a)
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
 	}
-	return append(flags, pos...)
 }
 
 func xdgDir(env, fallback, profile string) string {

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// builtBinary is the outlookfs binary these tests drive, built once.
+var builtBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "outlookfs-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	builtBinary = filepath.Join(dir, "outlookfs")
+	if out, err := exec.Command("go", "build", "-o", builtBinary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startEmulatorProcess runs `outlookfs emulator` and returns what it printed on start.
+func startEmulatorProcess(t *testing.T, args ...string) emulatorInfo {
+	t.Helper()
+	cmd := exec.Command(builtBinary, append([]string{"emulator", "--ca-file", filepath.Join(t.TempDir(), "ca.pem")}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("emulator printed no start line: %v\n%s", err, stderr.String())
+	}
+	var info emulatorInfo
+	if err := json.Unmarshal([]byte(line), &info); err != nil {
+		t.Fatalf("start line %q: %v", line, err)
+	}
+	return info
+}
+
+func clientFor(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA in " + caFile)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
+}
+
+func getJSON(t *testing.T, c *http.Client, token, u string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+}
+
+func TestEmulatorCommand(t *testing.T) {
+	info := startEmulatorProcess(t)
+	for name, v := range map[string]string{"graph": info.Graph, "upload": info.Upload, "token": info.Token, "ca": info.CA, "authority": info.Authority, "client_id": info.ClientID} {
+		if v == "" {
+			t.Errorf("start line has no %s", name)
+		}
+	}
+	if !strings.HasSuffix(info.Graph, "/v1.0") || !strings.HasPrefix(info.Graph, "https://") {
+		t.Errorf("graph URL %q", info.Graph)
+	}
+	var page struct {
+		Value []struct{ Subject string } `json:"value"`
+	}
+	getJSON(t, clientFor(t, info.CA), info.Token, info.Graph+"/me/mailFolders/drafts/messages?$select=subject&$top=50", &page)
+	found := false
+	for _, m := range page.Value {
+		found = found || m.Subject == "Quarterly report"
+	}
+	if !found {
+		t.Errorf("the demo mailbox's drafts: %+v", page.Value)
+	}
+}
+
+// waitMounted waits until dir is a mountpoint (or the process died).
+func waitMounted(t *testing.T, dir string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if isMountpoint(dir) {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("outlookfs exited before mounting: %v", err) // logs are printed by the caller
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s never got mounted", dir)
+}
+
+func isMountpoint(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMountBinaryCopyAndSignal(t *testing.T) {
+	info := startEmulatorProcess(t)
+	home := t.TempDir()
+	tokenFile := filepath.Join(home, "token")
+	os.WriteFile(tokenFile, []byte(info.Token+"\n"), 0o600)
+	dir := filepath.Join(home, "mnt")
+	os.Mkdir(dir, 0o755)
+	cmd := exec.Command(builtBinary, "mount", dir, "--graph-url", info.Graph, "--token-file", tokenFile, "--ca-file", info.CA)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if isMountpoint(dir) {
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+		cmd.Process.Kill()
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("outlookfs mount log:\n%s", logs.String())
+		}
+	})
+	waitMounted(t, dir, done)
+
+	target := filepath.Join(dir, "drafts", "Quarterly report", "from-cli.txt")
+	if out, err := exec.Command("cp", "/etc/os-release", target).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s\n%s", err, out, logs.String())
+	}
+	want, _ := os.ReadFile("/etc/os-release")
+	// Check through Graph itself, not through the mount.
+	var drafts struct {
+		Value []struct{ ID, Subject string } `json:"value"`
+	}
+	c := clientFor(t, info.CA)
+	getJSON(t, c, info.Token, info.Graph+"/me/mailFolders/drafts/messages?$select=id,subject&$top=50", &drafts)
+	var id string
+	for _, d := range drafts.Value {
+		if d.Subject == "Quarterly report" {
+			id = d.ID
+		}
+	}
+	var atts struct {
+		Value []struct{ ID, Name string } `json:"value"`
+	}
+	getJSON(t, c, info.Token, info.Graph+"/me/messages/"+url.PathEscape(id)+"/attachments?$select=id,name", &atts)
+	var attID string
+	for _, a := range atts.Value {
+		if a.Name == "from-cli.txt" {
+			attID = a.ID
+		}
+	}
+	if attID == "" {
+		t.Fatalf("from-cli.txt not attached: %+v", atts.Value)
+	}
+	req, _ := http.NewRequest(http.MethodGet, info.Graph+"/me/messages/"+url.PathEscape(id)+"/attachments/"+url.PathEscape(attID)+"/$value", nil)
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, want) {
+		t.Errorf("$value: %d bytes, want %d", len(got), len(want))
+	}
+
+	// SIGTERM unmounts cleanly and exits 0.
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("outlookfs mount exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("outlookfs mount did not exit after SIGTERM")
+	}
+	if isMountpoint(dir) {
+		t.Error("still mounted after SIGTERM")
+	}
+	if strings.Contains(logs.String(), info.Token) {
+		t.Error("the log contains the token")
+	}
+}
+
+func TestDemoTour(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, builtBinary, "demo", "--tour", dir)
+	cmd.Stdin = nil // not a terminal: the demo exits after its tour
+	t.Cleanup(func() {
+		if isMountpoint(dir) {
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("outlookfs demo --tour: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Signed in as", "Quarterly report", "cp exited 0: the file is attached", "Hello from outlookfs", "Standup"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("the tour's output lacks %q:\n%s", want, out)
+		}
+	}
+	if isMountpoint(dir) {
+		t.Error("the demo left its mount behind")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"frobnicate"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "unknown command") {
+		t.Errorf("run(frobnicate) = %d, %q", code, stderr.String())
+	}
+}
