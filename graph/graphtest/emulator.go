@@ -88,9 +88,17 @@ func (e *Emulator) SetLink(bandwidth int64, latency time.Duration) {
 // fake identity provider or an extra control endpoint under /_emulator/.
 // Mounts are tried before everything else; mounted handlers get no emulation
 // (no log, throttling or faults).
+// Mounting the same prefix again replaces the earlier handler (so InstallIdP
+// after Start replaces the IdP Start installed on those paths).
 func (e *Emulator) Mount(prefix string, h http.Handler) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for i := range e.mounts {
+		if e.mounts[i].prefix == prefix {
+			e.mounts[i].h = h
+			return
+		}
+	}
 	e.mounts = append(e.mounts, mount{prefix: prefix, h: h})
 }
 
