@@ -21,7 +21,7 @@ func waitInFlight(t *testing.T, e *Emulator, upn string, n int) {
 
 // hold sends requests that an injected delay fault keeps in flight until
 // the returned function is called.
-func hold(t *testing.T, c *rawClient, reqs ...func(ctx context.Context) error) func() {
+func hold(reqs ...func(ctx context.Context) error) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, r := range reqs {
@@ -73,7 +73,7 @@ func TestConcurrencyLimit(t *testing.T) {
 					return err
 				})
 			}
-			release := hold(t, c, reqs...)
+			release := hold(reqs...)
 			waitInFlight(t, e, upn, tc.graphHeld+tc.uploadHeld)
 
 			// The next request, on either host.
