@@ -21,15 +21,19 @@ func TestLoginWhoamiLogoutCommands(t *testing.T) {
 	for _, k := range []string{"PROFILE", "CLIENT_ID", "AUTHORITY", "GRAPH_URL", "MAILBOX", "CLIENT_SECRET", "TOKEN_COMMAND", "STATE_DIR", "CONFIG_DIR", "CA_FILE", "CLOUD", "TENANT"} {
 		t.Setenv("OUTLOOKFS_"+k, "")
 	}
-	srv := graphtest.StartT(t, graphtest.Options{})
-	idp := graphtest.InstallIdP(srv.Emulator, graphtest.IdPOptions{DevicePendingPolls: 1})
-	srv.Emulator.AddMailbox(graphtest.DefaultUser)
 	dir := t.TempDir()
+	srv, err := graphtest.Start(graphtest.Options{}, graphtest.ServerOptions{
+		CAFile: filepath.Join(dir, "ca.pem"), IdP: graphtest.IdPOptions{DevicePendingPolls: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Emulator.AddMailbox(graphtest.DefaultUser)
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
 	flags := []string{
 		"--profile", "emu",
-		"--authority", idp.Authority(srv.RootURL),
-		"--client-id", graphtest.DefaultClientID,
+		"--authority", srv.Authority(),
+		"--client-id", srv.IdP.ClientID(),
 		"--graph-url", srv.GraphURL,
 		"--ca-file", srv.CAFile,
 		"--config-dir", filepath.Join(dir, "config"),
@@ -67,7 +71,7 @@ func TestLoginWhoamiLogoutCommands(t *testing.T) {
 	if _, err := os.Stat(cache); !os.IsNotExist(err) {
 		t.Errorf("token cache still there: %v", err)
 	}
-	err := runWhoami(ctx, flags, &out, &errOut)
+	err = runWhoami(ctx, flags, &out, &errOut)
 	if !errors.Is(err, auth.ErrLoginRequired) || !strings.Contains(err.Error(), "run `outlookfs login --profile emu`") {
 		t.Errorf("whoami after logout: %v", err)
 	}

@@ -80,7 +80,8 @@ func TestDeviceCodeApprovedOnDemand(t *testing.T) {
 	bob := e.srv.Emulator.AddMailbox("bob@outlookfs.test")
 	_ = bob
 
-	// Approve as another user, over HTTP, as a script driving the emulator would.
+	// Approve as another user through the emulator's control endpoint, as a
+	// script driving the emulator would.
 	done := make(chan error, 1)
 	go func() {
 		for ctx.Err() == nil {
@@ -89,8 +90,8 @@ func TestDeviceCodeApprovedOnDemand(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			u := e.idp.Authority(e.srv.RootURL) + "/devicelogin/approve"
-			resp, err := e.srv.HTTPClient().PostForm(u, url.Values{"user_code": {codes[0]}, "user": {"bob@outlookfs.test"}})
+			u := e.srv.RootURL + "/_emulator/approve-device?" + url.Values{"user_code": {codes[0]}, "user": {"bob@outlookfs.test"}}.Encode()
+			resp, err := e.srv.HTTPClient().Post(u, "", nil)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusNoContent {

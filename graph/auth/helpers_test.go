@@ -85,13 +85,17 @@ func newEnv(t *testing.T, eopts graphtest.Options, iopts graphtest.IdPOptions) *
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eopts.Logger = log
-	srv := graphtest.StartT(t, eopts)
 	if iopts.User == "" {
 		iopts.User = testUser
 	}
-	idp := graphtest.InstallIdP(srv.Emulator, iopts)
-	mb := srv.Emulator.AddMailbox(iopts.User)
 	dir := t.TempDir()
+	srv, err := graphtest.Start(eopts, graphtest.ServerOptions{CAFile: filepath.Join(dir, "ca.pem"), IdP: iopts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	idp := srv.IdP
+	mb := srv.Emulator.AddMailbox(iopts.User)
 	e := &testEnv{
 		t: t, srv: srv, idp: idp, mb: mb, logs: logs, log: log,
 		stateDir: filepath.Join(dir, "state", "outlookfs", "test"),
@@ -106,7 +110,7 @@ func newEnv(t *testing.T, eopts graphtest.Options, iopts graphtest.IdPOptions) *
 func (e *testEnv) config() *auth.Config {
 	return &auth.Config{
 		Profile:    "test",
-		Authority:  e.idp.Authority(e.srv.RootURL),
+		Authority:  e.srv.Authority(),
 		ClientID:   graphtest.DefaultClientID,
 		GraphURL:   e.srv.GraphURL,
 		StateDir:   e.stateDir,
