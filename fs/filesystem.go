@@ -23,6 +23,9 @@ type FS struct {
 
 	mu    sync.Mutex
 	items map[string]*listing[graph.Attachment] // by item id
+	// names derived from the listings
+	draftMemo, eventMemo memo[itemEntry]
+	itemMemos            map[string]*memo[fileEntry] // by item id + "/" for inline
 	exts  map[string]string                     // attached items' extensions, by attachment id
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
@@ -37,7 +40,7 @@ type failure struct {
 // New prepares a filesystem; Root gives its root node for go-fuse.
 func New(opts Options) *FS {
 	opts.setDefaults()
-	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}}
+	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, itemMemos: map[string]*memo[fileEntry]{}}
 	f.seedFromCache()
 	return f
 }
@@ -56,7 +59,7 @@ func (f *FS) itemListing(id string) *listing[graph.Attachment] {
 	return l
 }
 
-func (f *FS) listDrafts(ctx context.Context) ([]graph.Draft, error) {
+func (f *FS) listDrafts(ctx context.Context) ([]graph.Draft, uint64, error) {
 	return f.drafts.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Draft, error) {
 		d, err := f.opts.Backend.ListDrafts(ctx)
 		if err == nil {
@@ -66,7 +69,7 @@ func (f *FS) listDrafts(ctx context.Context) ([]graph.Draft, error) {
 	})
 }
 
-func (f *FS) listEvents(ctx context.Context) ([]graph.Event, error) {
+func (f *FS) listEvents(ctx context.Context) ([]graph.Event, uint64, error) {
 	return f.events.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Event, error) {
 		now := f.opts.Now()
 		ev, err := f.opts.Backend.ListEvents(ctx, now.Add(-f.opts.EventsBack), now.Add(f.opts.EventsAhead))
@@ -77,13 +80,14 @@ func (f *FS) listEvents(ctx context.Context) ([]graph.Event, error) {
 	})
 }
 
-func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.Attachment, error) {
+func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.Attachment, uint64, error) {
 	l := f.itemListing(item.ID)
 	l.mu.Lock()
 	if l.fetched.IsZero() && f.opts.Cache != nil {
 		var cached []graph.Attachment
 		if stored, ok, _ := f.opts.Cache.GetMeta("att/"+item.ID, &cached); ok {
 			l.items, l.fetched = cached, stored
+			l.version++
 		}
 	}
 	l.mu.Unlock()
@@ -175,4 +179,15 @@ func setTimes(out *fuse.Attr, t time.Time) {
 		return
 	}
 	out.SetTimes(&t, &t, &t)
+}
+
+func (f *FS) itemMemo(key string) *memo[fileEntry] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.itemMemos[key]
+	if !ok {
+		m = &memo[fileEntry]{}
+		f.itemMemos[key] = m
+	}
+	return m
 }

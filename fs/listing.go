@@ -18,20 +18,21 @@ type listing[T any] struct {
 	stale    bool      // invalidated by a local change
 	inflight chan struct{}
 	err      error // of the last fetch, handed to the waiters of that fetch
+	version  uint64 // changes whenever items do: lets callers keep what they derive from them
 }
 
 // get returns the items, fetching them when there are none or they were invalidated, and
 // refreshing them in the background when they are older than ttl.
 func (l *listing[T]) get(ctx context.Context, ttl time.Duration, now time.Time, log *slog.Logger,
-	fetch func(context.Context) ([]T, error)) ([]T, error) {
+	fetch func(context.Context) ([]T, error)) ([]T, uint64, error) {
 	l.mu.Lock()
 	if !l.fetched.IsZero() && !l.stale {
-		items := l.items
+		items, v := l.items, l.version
 		if now.Sub(l.fetched) > ttl && l.inflight == nil {
 			l.startLocked(fetch, log)
 		}
 		l.mu.Unlock()
-		return items, nil
+		return items, v, nil
 	}
 	for round := 0; ; round++ {
 		wait := l.inflight
@@ -42,19 +43,19 @@ func (l *listing[T]) get(ctx context.Context, ttl time.Duration, now time.Time, 
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		l.mu.Lock()
 		if l.fetched.IsZero() {
 			err := l.err
 			l.mu.Unlock()
-			return nil, err
+			return nil, 0, err
 		}
 		// A local change that landed during that fetch may be missing from it: fetch once more.
 		if !l.stale || l.err != nil || round > 0 {
-			items := l.items
+			items, v := l.items, l.version
 			l.mu.Unlock()
-			return items, nil
+			return items, v, nil
 		}
 	}
 }
@@ -74,6 +75,7 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 			l.err = err
 		} else {
 			l.items, l.err, l.fetched = items, nil, time.Now()
+			l.version++
 		}
 		l.inflight = nil
 		l.mu.Unlock()
@@ -95,6 +97,7 @@ func (l *listing[T]) update(f func([]T) []T) {
 	l.mu.Lock()
 	if !l.fetched.IsZero() {
 		l.items = f(l.items)
+		l.version++
 	}
 	l.mu.Unlock()
 }
@@ -106,6 +109,38 @@ func (l *listing[T]) seed(items []T, stored time.Time) {
 	if l.fetched.IsZero() {
 		l.items = items
 		l.fetched = stored
+		l.version++
 	}
 	l.mu.Unlock()
+}
+
+// memo keeps what was derived from one version of a listing (names are costly to make:
+// every lookup in a directory of 5,000 drafts would otherwise make them all again).
+type memo[E any] struct {
+	mu      sync.Mutex
+	valid   bool
+	version uint64
+	entries []E
+	index   map[string]int
+}
+
+// get returns the entries for version, deriving them with make when the version changed.
+func (m *memo[E]) get(version uint64, make func() []E, name func(E) string) ([]E, map[string]int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.valid && m.version == version {
+		return m.entries, m.index
+	}
+	m.entries = make()
+	m.index = make2(m.entries, name)
+	m.valid, m.version = true, version
+	return m.entries, m.index
+}
+
+func make2[E any](entries []E, name func(E) string) map[string]int {
+	idx := map[string]int{}
+	for i, e := range entries {
+		idx[name(e)] = i
+	}
+	return idx
 }

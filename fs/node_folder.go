@@ -81,22 +81,26 @@ func eventNames(events []graph.Event, loc *time.Location) []itemEntry {
 	return out
 }
 
-func (d *draftsNode) entries(ctx context.Context) ([]itemEntry, syscall.Errno) {
-	drafts, err := d.fs.listDrafts(ctx)
+func entryName(e itemEntry) string { return e.name }
+
+func (d *draftsNode) entries(ctx context.Context) ([]itemEntry, map[string]int, syscall.Errno) {
+	drafts, v, err := d.fs.listDrafts(ctx)
 	if err != nil {
 		d.fs.log.Error("cannot list drafts", "err", err)
-		return nil, toErrno(err)
+		return nil, nil, toErrno(err)
 	}
-	return draftNames(drafts), 0
+	entries, idx := d.fs.draftMemo.get(v, func() []itemEntry { return draftNames(drafts) }, entryName)
+	return entries, idx, 0
 }
 
-func (e *eventsNode) entries(ctx context.Context) ([]itemEntry, syscall.Errno) {
-	events, err := e.fs.listEvents(ctx)
+func (e *eventsNode) entries(ctx context.Context) ([]itemEntry, map[string]int, syscall.Errno) {
+	events, v, err := e.fs.listEvents(ctx)
 	if err != nil {
 		e.fs.log.Error("cannot list events", "err", err)
-		return nil, toErrno(err)
+		return nil, nil, toErrno(err)
 	}
-	return eventNames(events, e.fs.opts.Location), 0
+	entries, idx := e.fs.eventMemo.get(v, func() []itemEntry { return eventNames(events, e.fs.opts.Location) }, entryName)
+	return entries, idx, 0
 }
 
 func itemDirStream(entries []itemEntry) gofs.DirStream {
@@ -107,13 +111,12 @@ func itemDirStream(entries []itemEntry) gofs.DirStream {
 	return gofs.NewListDirStream(list)
 }
 
-func findItem(entries []itemEntry, name string) (itemEntry, bool) {
-	for _, e := range entries {
-		if e.name == name {
-			return e, true
-		}
+func findItem(entries []itemEntry, idx map[string]int, name string) (itemEntry, bool) {
+	i, ok := idx[name]
+	if !ok {
+		return itemEntry{}, false
 	}
-	return itemEntry{}, false
+	return entries[i], true
 }
 
 // lookupItem returns the child directory for an item, reusing the inode the kernel knows.
@@ -135,7 +138,7 @@ func (d *draftsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.
 }
 
 func (d *draftsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	entries, errno := d.entries(ctx)
+	entries, _, errno := d.entries(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -143,11 +146,11 @@ func (d *draftsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 }
 
 func (d *draftsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, errno := d.entries(ctx)
+	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	e, ok := findItem(entries, name)
+	e, ok := findItem(entries, idx, name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -159,11 +162,11 @@ func (d *draftsNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 	if !validLocalName(name) {
 		return nil, syscall.EINVAL
 	}
-	entries, errno := d.entries(ctx)
+	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	if _, ok := findItem(entries, name); ok {
+	if _, ok := findItem(entries, idx, name); ok {
 		return nil, syscall.EEXIST
 	}
 	draft, err := d.fs.opts.Backend.CreateDraft(ctx, name)
@@ -182,11 +185,11 @@ func (d *draftsNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 
 // Rmdir deletes a draft that has no attachments (and no files waiting to become some).
 func (d *draftsNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	entries, errno := d.entries(ctx)
+	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return errno
 	}
-	e, ok := findItem(entries, name)
+	e, ok := findItem(entries, idx, name)
 	if !ok {
 		return syscall.ENOENT
 	}
@@ -227,18 +230,18 @@ func (d *draftsNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 	if !validLocalName(newName) {
 		return syscall.EINVAL
 	}
-	entries, errno := d.entries(ctx)
+	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return errno
 	}
-	e, ok := findItem(entries, name)
+	e, ok := findItem(entries, idx, name)
 	if !ok {
 		return syscall.ENOENT
 	}
 	if name == newName {
 		return 0
 	}
-	if _, exists := findItem(entries, newName); exists {
+	if _, exists := findItem(entries, idx, newName); exists {
 		return syscall.EEXIST
 	}
 	if err := d.fs.opts.Backend.SetDraftSubject(ctx, e.ref.ID, newName); err != nil {
@@ -270,7 +273,7 @@ func (e *eventsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.
 }
 
 func (e *eventsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	entries, errno := e.entries(ctx)
+	entries, _, errno := e.entries(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -278,11 +281,11 @@ func (e *eventsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 }
 
 func (e *eventsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, errno := e.entries(ctx)
+	entries, idx, errno := e.entries(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	it, ok := findItem(entries, name)
+	it, ok := findItem(entries, idx, name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}

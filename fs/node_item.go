@@ -87,28 +87,55 @@ func sniffExtension(head []byte) string {
 // referenceSuffix names the text file that stands for a reference attachment.
 const referenceSuffix = ".link.txt"
 
+func fileName(e fileEntry) string { return e.name }
+
 // files lists the directory: local files first (they shadow what they replace), then the
-// server's attachments with unique, safe names.
-func (n *itemNode) files(ctx context.Context) ([]fileEntry, syscall.Errno) {
-	atts, err := n.fs.listAttachments(ctx, n.ref)
+// server's attachments with unique, safe names. Names derived from one version of the listing
+// are kept while no local file is pending.
+func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, syscall.Errno) {
+	atts, v, err := n.fs.listAttachments(ctx, n.ref)
 	if err != nil {
 		n.fs.log.Error("cannot list attachments", "item", n.ref.String(), "err", err)
-		return nil, toErrno(err)
+		return nil, nil, toErrno(err)
 	}
+	var pending []spool.Meta
+	if !n.inline {
+		for _, m := range n.fs.opts.Spool.List(n.ref) {
+			if m.State != spool.StateAttached && m.State != spool.StateFailed {
+				pending = append(pending, m)
+			}
+		}
+	}
+	// Learn attached items' extensions first: that may ask Graph, and no lock is held for it.
+	exts := map[string]string{}
+	for _, a := range atts {
+		if a.Kind == graph.ItemAttachment {
+			exts[a.ID] = n.fs.itemExt(ctx, n.ref, a)
+		}
+	}
+	if len(pending) == 0 {
+		key := n.ref.ID
+		if n.inline {
+			key += "/" + inlineDirName
+		}
+		entries, idx := n.fs.itemMemo(key).get(v, func() []fileEntry { return n.build(atts, nil, exts) }, fileName)
+		return entries, idx, 0
+	}
+	entries := n.build(atts, pending, exts)
+	return entries, make2(entries, fileName), 0
+}
+
+// build names the directory's entries.
+func (n *itemNode) build(atts []graph.Attachment, pending []spool.Meta, exts map[string]string) []fileEntry {
 	var out []fileEntry
 	taken := map[string]bool{}
 	hidden := map[string]bool{}
-	if !n.inline {
-		for _, m := range n.fs.opts.Spool.List(n.ref) {
-			if m.State == spool.StateAttached || m.State == spool.StateFailed {
-				continue
-			}
-			m := m
-			out = append(out, fileEntry{name: m.Name, kind: kindFile, meta: &m})
-			taken[m.Name] = true
-			if m.Replaces != "" {
-				hidden[m.Replaces] = true
-			}
+	for i := range pending {
+		m := pending[i]
+		out = append(out, fileEntry{name: m.Name, kind: kindFile, meta: &m})
+		taken[m.Name] = true
+		if m.Replaces != "" {
+			hidden[m.Replaces] = true
 		}
 	}
 	var shown []graph.Attachment
@@ -128,7 +155,7 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, syscall.Errno) {
 		case n.inline:
 			name = SafeName(a.ContentID, SafeName(a.Name, "inline"))
 		case a.Kind == graph.ItemAttachment:
-			ext := n.fs.itemExt(ctx, n.ref, a)
+			ext := exts[a.ID]
 			name = SafeName(a.Name, "item")
 			if !strings.EqualFold(path.Ext(name), ext) {
 				name = truncateName(name, maxNameBytes-len(ext)) + ext
@@ -157,16 +184,15 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, syscall.Errno) {
 		}
 		out = append(out, fileEntry{name: unique[i], kind: kind, att: &a})
 	}
-	return out, 0
+	return out
 }
 
-func findFile(entries []fileEntry, name string) (fileEntry, bool) {
-	for _, e := range entries {
-		if e.name == name {
-			return e, true
-		}
+func findFile(entries []fileEntry, idx map[string]int, name string) (fileEntry, bool) {
+	i, ok := idx[name]
+	if !ok {
+		return fileEntry{}, false
 	}
-	return fileEntry{}, false
+	return entries[i], true
 }
 
 var (
@@ -196,7 +222,7 @@ func (n *itemNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 }
 
 func (n *itemNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	entries, errno := n.files(ctx)
+	entries, _, errno := n.files(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -212,11 +238,11 @@ func (n *itemNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 }
 
 func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, errno := n.files(ctx)
+	entries, idx, errno := n.files(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	e, ok := findFile(entries, name)
+	e, ok := findFile(entries, idx, name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -257,11 +283,11 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	if errno := n.checkWritable(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	entries, errno := n.files(ctx)
+	entries, idx, errno := n.files(ctx)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	if _, exists := findFile(entries, name); exists {
+	if _, exists := findFile(entries, idx, name); exists {
 		return nil, nil, 0, syscall.EEXIST
 	}
 	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: mode & 0o7777})
@@ -291,11 +317,11 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 
 // Unlink deletes an attachment, or cancels a local file's upload.
 func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	entries, errno := n.files(ctx)
+	entries, idx, errno := n.files(ctx)
 	if errno != 0 {
 		return errno
 	}
-	e, ok := findFile(entries, name)
+	e, ok := findFile(entries, idx, name)
 	if !ok {
 		return syscall.ENOENT
 	}
@@ -336,11 +362,11 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 	if flags&^uint32(renameNoReplace) != 0 {
 		return syscall.EINVAL
 	}
-	entries, errno := n.files(ctx)
+	entries, idx, errno := n.files(ctx)
 	if errno != 0 {
 		return errno
 	}
-	e, ok := findFile(entries, name)
+	e, ok := findFile(entries, idx, name)
 	if !ok {
 		return syscall.ENOENT
 	}
@@ -353,14 +379,14 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 	if dst == n && name == newName {
 		return 0
 	}
-	dstEntries := entries
+	dstEntries, dstIdx := entries, idx
 	if dst != n {
-		if dstEntries, errno = dst.files(ctx); errno != 0 {
+		if dstEntries, dstIdx, errno = dst.files(ctx); errno != 0 {
 			return errno
 		}
 	}
 	replaces := ""
-	if t, exists := findFile(dstEntries, newName); exists {
+	if t, exists := findFile(dstEntries, dstIdx, newName); exists {
 		if flags&renameNoReplace != 0 {
 			return syscall.EEXIST
 		}
@@ -393,11 +419,11 @@ func (n *itemNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 
 // Rmdir of inline/ succeeds once its attachments are gone (it is shown only while there are some).
 func (n *itemNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	entries, errno := n.files(ctx)
+	entries, idx, errno := n.files(ctx)
 	if errno != 0 {
 		return errno
 	}
-	e, ok := findFile(entries, name)
+	e, ok := findFile(entries, idx, name)
 	switch {
 	case !ok && name == inlineDirName && !n.inline:
 		return 0
