@@ -26,7 +26,7 @@ type FS struct {
 	// names derived from the listings
 	draftMemo, eventMemo memo[itemEntry]
 	itemMemos            map[string]*memo[fileEntry] // by item id + "/" for inline
-	exts  map[string]string                     // attached items' extensions, by attachment id
+	exts                 map[string]string           // attached items' extensions, by attachment id
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
 }

@@ -17,7 +17,7 @@ type listing[T any] struct {
 	fetched  time.Time // zero: never fetched
 	stale    bool      // invalidated by a local change
 	inflight chan struct{}
-	err      error // of the last fetch, handed to the waiters of that fetch
+	err      error  // of the last fetch, handed to the waiters of that fetch
 	version  uint64 // changes whenever items do: lets callers keep what they derive from them
 }
 

@@ -1,8 +1,12 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -53,3 +57,32 @@ func (l badgerLogger) Debugf(f string, a ...any) { l.log.Debug(line(f, a), "comp
 func line(f string, a []any) string { return strings.TrimSpace(fmt.Sprintf(f, a...)) }
 
 var _ badger.Logger = badgerLogger{}
+
+// repairCrashLeftovers removes the empty memtable (.mem) and value-log (.vlog)
+// files a kill can leave between Badger creating such a file and sizing it:
+// they hold nothing, and Badger refuses to open a directory with one
+// ("while opening fid: N err: Create a new file"). Seen in the crash test.
+func repairCrashLeftovers(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, de := range entries {
+		name := de.Name()
+		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil || fi.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		log.Warn("removed an empty file left by a crash", "file", name)
+	}
+	return nil
+}

@@ -105,6 +105,9 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 	if err := os.Chmod(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	if err := repairCrashLeftovers(opts.Dir, opts.Logger); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
 	db, err := badger.Open(badgerOptions(opts.Dir, opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, noSpace(err))

@@ -400,6 +400,10 @@ func (s *Spool) finishAttached(ctx context.Context, e *entry, gen int) error {
 		err := s.opts.Uploader.DeleteAttachment(ctx, r.Item, r.Replaces)
 		if err != nil && !graph.IsNotFound(err) {
 			if ctx.Err() != nil || graph.IsTransient(err) || graph.IsUnauthorized(err) {
+				s.mu.Lock()
+				e.replaceTried = true // Wait need not wait for the retry
+				e.notifyLocked()
+				s.mu.Unlock()
 				return err // retried later; the file stays attached meanwhile
 			}
 			s.log.Warn("could not delete the attachment a new version replaces", "id", e.id, "item", r.Item, "err", err)

@@ -17,6 +17,14 @@ import (
 // storedKeys lists the spool's keys under prefix.
 func storedKeys(t testing.TB, s *Spool, prefix []byte) []string {
 	t.Helper()
+	keys, err := listKeys(s, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func listKeys(s *Spool, prefix []byte) ([]string, error) {
 	var keys []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
@@ -29,10 +37,7 @@ func storedKeys(t testing.TB, s *Spool, prefix []byte) []string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
+	return keys, err
 }
 
 // waitDone waits (bounded) for a file to be attached or failed.

@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// Wait blocks until the file is attached (nil error) or failed (*UploadError),
+// Wait blocks until the file is attached (nil error; the attachment it
+// replaces is deleted by then, unless deleting it failed for now) or failed (*UploadError),
 // calling progress(confirmed, total) when the confirmed byte count changes
 // (and once at the start). A file that will never be uploaded - abandoned by a
 // previous process - gives an *UploadError at once; a file removed meanwhile
@@ -20,6 +21,9 @@ func (s *Spool) Wait(ctx context.Context, id string, progress func(confirmed, to
 			return Meta{}, ErrNotFound
 		}
 		m := e.meta()
+		// An attached file that replaces another is done once the old one is
+		// deleted (or the first attempt to delete it failed).
+		replacing := e.rec.ReplacePending && !e.replaceTried && !e.dropped
 		changed := e.changed
 		closing := s.closing
 		lastErr := e.lastErr
@@ -30,7 +34,7 @@ func (s *Spool) Wait(ctx context.Context, id string, progress func(confirmed, to
 			progress(m.Confirmed, m.Size)
 		}
 		switch {
-		case m.State == StateAttached:
+		case m.State == StateAttached && !replacing:
 			return m, nil
 		case m.State == StateFailed:
 			return m, &UploadError{Kind: m.FailKind, Reason: m.Reason, Err: lastErr}

@@ -40,11 +40,11 @@ func main() {
 }
 
 type env struct {
-	srv   *graphtest.Server
-	mb    *graphtest.Mailbox
-	dir   string
-	sp    *spool.Spool
-	cc    *cache.Cache
+	srv    *graphtest.Server
+	mb     *graphtest.Mailbox
+	dir    string
+	sp     *spool.Spool
+	cc     *cache.Cache
 	srvFS  *fuse.Server
 	ownSrv bool
 }
