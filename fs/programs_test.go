@@ -68,7 +68,35 @@ func TestCopyOverMessageLimit(t *testing.T) {
 	}
 }
 
-// TestWritePastCeiling: a write that takes a file past 150 MiB fails with EFBIG at that write.
+// TestCopyPast150MiB: a file of 150 MiB + 1 byte cannot be attached: cp fails with EFBIG as soon
+// as the file passes the ceiling (the source is sparse, so this is quick), nothing is attached.
+func TestCopyPast150MiB(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Huge")
+	src := filepath.Join(t.TempDir(), "huge.bin")
+	h.must("truncate", "-s", strconv.Itoa(150*mib+1), src)
+	h.must("sh", "-c", "printf tail >> "+src) // real data at the end: the last write crosses the ceiling
+	for _, args := range [][]string{
+		{"cp", src, filepath.Join(dir, "huge.bin")},
+		{"dd", "if=/dev/zero", "of=" + filepath.Join(dir, "dd.bin"), "bs=1", "count=1", "seek=" + strconv.Itoa(150*mib)},
+		{"truncate", "-s", strconv.Itoa(150*mib + 1), filepath.Join(dir, "t.bin")},
+	} {
+		out, err := h.run(args[0], args[1:]...)
+		if err == nil || !strings.Contains(out, "File too large") {
+			t.Errorf("%s: err=%v out=%q, want EFBIG", args[0], err, out)
+		}
+	}
+	if got := h.mb.Attachments(id); len(got) != 0 {
+		t.Errorf("%d attachments after EFBIG", len(got))
+	}
+	if !strings.Contains(h.logs.String(), "limited to 150 MB") {
+		t.Errorf("the log does not say why")
+	}
+}
+
+// TestWritePastCeiling: the ceiling is a setting (3 MiB - 1 in clouds without upload sessions);
+// a dd that streams past it fails at that write and attaches nothing, not even the empty file
+// its dup2'd descriptor's first close uploaded.
 func TestWritePastCeiling(t *testing.T) {
 	h := newHarness(t, harnessOptions{maxFileSize: 8 * mib}) // the ceiling is a setting; 150 MiB in production
 	id, dir := h.draft("Ceiling")

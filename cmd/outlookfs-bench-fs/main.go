@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -32,9 +33,18 @@ func main() {
 	atts := flag.Int("attachments", 500, "attachments in the listed draft")
 	drafts := flag.Int("drafts", 5000, "drafts in drafts/")
 	runs := flag.Int("runs", 3, "cp runs of each kind (the median is shown)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*size, *atts, *drafts, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "outlookfs-bench-fs:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

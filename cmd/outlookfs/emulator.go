@@ -45,17 +45,16 @@ func (f *emulatorFlags) start() (*graphtest.Server, *graphtest.IdP, *graphtest.M
 	if f.pascal {
 		f.opts.KeySpelling = graphtest.PascalCase
 	}
+	f.so.IdP = graphtest.IdPOptions{User: graphtest.DemoUPN, TokenTTL: f.tokenTTL, DevicePendingPolls: f.devicePolls}
+	if f.devicePolls < 0 {
+		f.so.IdP.ManualDeviceApproval = true
+	}
 	srv, err := graphtest.Start(f.opts, f.so)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	mb := graphtest.Seed(srv.Emulator)
-	io := graphtest.IdPOptions{User: graphtest.DemoUPN, TokenTTL: f.tokenTTL, DevicePendingPolls: f.devicePolls}
-	if f.devicePolls < 0 {
-		io.ManualDeviceApproval = true
-	}
-	idp := graphtest.InstallIdP(srv.Emulator, io)
-	return srv, idp, mb, nil
+	return srv, srv.IdP, mb, nil
 }
 
 // emulatorInfo is the JSON line `outlookfs emulator` prints on start.
