@@ -73,6 +73,7 @@ type entry struct {
 	gen             int                // bumped by Rename/Remove: a running upload is then stale
 	retries         int                // transient failures in a row
 	rerun           bool               // queued again while running
+	replaceTried    bool               // deleting the replaced attachment failed once (Wait stops waiting)
 	retryTimer      *time.Timer
 	lastErr         error
 }
