@@ -76,6 +76,8 @@ func IsTooLarge(err error) bool {
 	}
 	return e.Status == http.StatusRequestEntityTooLarge || e.Code == CodeMessageSizeExceeded ||
 		e.Code == CodeQuotaExceeded || e.Code == CodeTooSmall ||
+		// IIS's answer to a body over its limit: 400 BadRequest "Maximum request length exceeded."
+		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded")) ||
 		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded"))
 }
 
@@ -133,3 +135,14 @@ func (e *NetError) Error() string {
 	return fmt.Sprintf("graph: %s: %s %s: %v", e.Op, e.Method, e.Path, e.Err)
 }
 func (e *NetError) Unwrap() error { return e.Err }
+
+// refreshError is a 401 whose token refresh failed too. Its text is the refresh's alone (for
+// example "sign-in expired …: run outlookfs login"): one sentence a person can act on, not a
+// stack of HTTP errors. Both stay reachable through errors.Is/As.
+type refreshError struct {
+	refresh error
+	api     *Error
+}
+
+func (e *refreshError) Error() string   { return e.refresh.Error() }
+func (e *refreshError) Unwrap() []error { return []error{e.refresh, e.api} }

@@ -89,7 +89,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			refreshed = true
 			t, err := c.tokens.Refresh(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("%w (refreshing the token failed: %w)", apiErr, err)
+				return nil, &refreshError{refresh: err, api: apiErr}
 			}
 			token = t
 			if rt.attempts >= rt.p.maxAttempts {
