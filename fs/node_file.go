@@ -466,7 +466,9 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		n.writeMu.Unlock()
 		return 0
 	}
+	start := time.Now()
 	err := f.Commit(ctx)
+	n.fs.log.Debug("committed to the spool", "name", name, "size", f.Size(), "took", time.Since(start))
 	n.mu.Lock()
 	n.active, n.dirty = nil, false
 	if err == nil {
