@@ -97,6 +97,18 @@ func (n *fileNode) refresh(e fileEntry, writableItem bool) {
 	n.att = &a
 }
 
+// vanish tells the kernel to forget this file's name: a file whose upload failed is not in the
+// item any more. It runs in the background: go-fuse warns against notifying from inside an
+// operation, and no lock of ours may be held.
+func (n *fileNode) vanish() {
+	go func() {
+		name, parent := n.Parent()
+		if parent != nil {
+			parent.NotifyEntry(name)
+		}
+	}()
+}
+
 func (n *fileNode) markGone() {
 	n.mu.Lock()
 	n.gone = true
@@ -460,6 +472,12 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 			n.fs.forgetAttachment(item, early.ID)
 		}
 		n.fs.itemListing(item.ID).invalidate()
+		n.mu.Lock()
+		gone := n.gone
+		n.mu.Unlock()
+		if gone {
+			n.vanish()
+		}
 		return syscall.EFBIG
 	}
 	if f == nil || !dirty {
@@ -493,8 +511,11 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		n.mu.Lock()
 		name, item := n.name, n.item
 		if n.spoolID == id {
-			n.spoolID, n.gone = "", true
+			// A failed replacement leaves the previous attachment in place; a failed new
+			// file leaves nothing.
+			n.spoolID, n.gone, n.size = "", n.att == nil, -1
 		}
+		gone := n.gone
 		n.mu.Unlock()
 		reason := err.Error()
 		if ue, ok := err.(*spool.UploadError); ok && ue.Reason != "" {
@@ -503,6 +524,9 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		n.fs.log.Error("could not attach "+name+": "+reason, "item", item.String())
 		n.fs.recordFailure(name, reason)
 		n.fs.itemListing(item.ID).invalidate()
+		if gone {
+			n.vanish()
+		}
 		return toErrno(err)
 	}
 	n.attached(id, m)

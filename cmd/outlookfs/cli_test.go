@@ -148,21 +148,24 @@ func isMountpoint(dir string) bool {
 	return false
 }
 
-func TestMountBinaryCopyAndSignal(t *testing.T) {
-	info := startEmulatorProcess(t)
+// mountProcess runs `outlookfs mount DIR` against the emulator with a token file, in its own
+// XDG directories, and waits until it is mounted.
+func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *bytes.Buffer, done chan error) {
+	t.Helper()
 	home := t.TempDir()
 	tokenFile := filepath.Join(home, "token")
 	os.WriteFile(tokenFile, []byte(info.Token+"\n"), 0o600)
-	dir := filepath.Join(home, "mnt")
+	dir = filepath.Join(home, "mnt")
 	os.Mkdir(dir, 0o755)
-	cmd := exec.Command(builtBinary, "mount", dir, "--graph-url", info.Graph, "--token-file", tokenFile, "--ca-file", info.CA)
+	args := append([]string{"mount", dir, "--graph-url", info.Graph, "--token-file", tokenFile, "--ca-file", info.CA}, extra...)
+	cmd = exec.Command(builtBinary, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs = &bytes.Buffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if isMountpoint(dir) {
@@ -176,6 +179,37 @@ func TestMountBinaryCopyAndSignal(t *testing.T) {
 		}
 	})
 	waitMounted(t, dir, done)
+	return dir, cmd, logs, done
+}
+
+// In US Gov clouds there are no attachment upload sessions: a file reaching 3 MiB fails with
+// EFBIG and the log says why; smaller files still attach.
+func TestMountNoUploadSessionsCloud(t *testing.T) {
+	info := startEmulatorProcess(t)
+	dir, _, logs, _ := mountProcess(t, info, "--cloud", "usgov-l4")
+	draft := filepath.Join(dir, "drafts", "Quarterly report")
+	small := filepath.Join(t.TempDir(), "small")
+	os.WriteFile(small, bytes.Repeat([]byte("s"), 3<<20-1), 0o644)
+	if out, err := exec.Command("cp", small, filepath.Join(draft, "small.bin")).CombinedOutput(); err != nil {
+		t.Fatalf("cp of 3 MiB - 1: %v %s", err, out)
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, bytes.Repeat([]byte("b"), 3<<20), 0o644)
+	out, err := exec.Command("cp", big, filepath.Join(draft, "big.bin")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "File too large") {
+		t.Errorf("cp of 3 MiB in a cloud without upload sessions: %v %s, want EFBIG", err, out)
+	}
+	if !strings.Contains(logs.String(), "no attachment upload sessions") {
+		t.Errorf("the log does not say why:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(draft, "big.bin")); !os.IsNotExist(err) {
+		t.Errorf("big.bin is listed after EFBIG: %v", err)
+	}
+}
+
+func TestMountBinaryCopyAndSignal(t *testing.T) {
+	info := startEmulatorProcess(t)
+	dir, cmd, logs, done := mountProcess(t, info)
 
 	target := filepath.Join(dir, "drafts", "Quarterly report", "from-cli.txt")
 	if out, err := exec.Command("cp", "/etc/os-release", target).CombinedOutput(); err != nil {
