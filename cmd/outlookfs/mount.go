@@ -221,15 +221,19 @@ func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 	}
 	log.Info("unmounting; files already closed are safe in the spool and resume on the next mount")
 	if err := server.Unmount(); err != nil {
-		log.Warn("the mount is busy; detaching it lazily (it goes away when the last program leaves it)", "err", err)
+		log.Warn("the mount is busy: detaching it now, and giving the programs still using it a while to finish their files", "err", err, "grace", shutdownGrace)
 		_ = syscall.Unmount(c.Mountpoint, syscall.MNT_DETACH)
 	}
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(shutdownGrace):
+		log.Warn("stopping with files still open: what they wrote and did not close is not attached (never a half-written file)")
 	}
 	return nil
 }
+
+// shutdownGrace is how long SIGINT/SIGTERM waits for programs still writing into a busy mount.
+const shutdownGrace = 30 * time.Second
 
 func maxFileSize(c mountConfig) int64 {
 	if !c.UploadSessions {
