@@ -84,14 +84,19 @@ func (s *Spool) readStored(id string, size int64, p []byte, off int64) (int, err
 	return done, nil
 }
 
-// writeChunk stores data as chunk i (len(data) <= ChunkSize).
-func (s *Spool) writeChunk(id string, i int64, data []byte) error {
+// putChunk stores data as chunk i of e (len(data) <= ChunkSize), together
+// with e's record in the same transaction. Besides keeping the recorded size in
+// step (a file abandoned by a crash shows what it holds), this puts the record
+// key in every memtable - and so every table - holding the chunk: Badger drops a
+// table lying wholly inside a DropPrefix prefix without counting its values as
+// discarded, and the value-log GC would then never reclaim them.
+func (s *Spool) putChunk(e *entry, i int64, data []byte) error {
 	s.diskMu.Lock()
 	defer s.diskMu.Unlock()
 	if err := s.checkDisk(int64(len(data))); err != nil {
 		return err
 	}
-	return s.write(func(txn *badger.Txn) error { return txn.Set(chunkKey(id, i), data) })
+	return s.updateTx(e, -1, nil, func(txn *badger.Txn) error { return txn.Set(chunkKey(e.id, i), data) })
 }
 
 // deleteChunks deletes chunks [from, to).

@@ -39,7 +39,7 @@ func (s *Spool) Create(ctx context.Context, o CreateOptions) (*File, error) {
 		ID: newID(), Item: o.Item, Name: o.Name, Scratch: o.Scratch, State: StateWriting,
 		Mode: o.Mode, Mtime: now, Created: now, ContentType: o.ContentType, Replaces: o.Replaces,
 	}}
-	if err := s.putRecord(&r); err != nil {
+	if err := s.putRecord(&r, nil); err != nil {
 		return nil, fmt.Errorf("spool: create: %w", err)
 	}
 	e := newEntry(r)
@@ -103,7 +103,7 @@ func (f *File) copyFrom(ctx context.Context, src string, size int64) error {
 		if _, err := f.s.ReadAt(src, f.buf[:n], i*ChunkSize); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		if err := f.s.writeChunk(f.e.id, i, f.buf[:n]); err != nil {
+		if err := f.s.putChunk(f.e, i, f.buf[:n]); err != nil {
 			return err
 		}
 	}
@@ -230,19 +230,11 @@ func (f *File) flush() error {
 	if !f.dirty || f.buf == nil {
 		return nil
 	}
-	size := f.Size()
-	n := chunkLen(size, f.bufIdx)
-	if err := f.s.writeChunk(f.e.id, f.bufIdx, f.buf[:n]); err != nil {
+	n := chunkLen(f.Size(), f.bufIdx)
+	if err := f.s.putChunk(f.e, f.bufIdx, f.buf[:n]); err != nil {
 		return err
 	}
 	f.dirty = false
-	// Keep the recorded size in step, so a file abandoned by a crash shows what it holds.
-	f.s.mu.Lock()
-	stale := f.e.rec.Size != size
-	f.s.mu.Unlock()
-	if stale {
-		return f.s.update(f.e, -1, nil)
-	}
 	return nil
 }
 

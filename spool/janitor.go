@@ -96,20 +96,27 @@ func (s *Spool) collect() {
 
 // gcValueLog runs Badger's value-log GC until it has nothing to rewrite. A
 // rewrite copies the live values of a log file, so it runs only with room for
-// them on the disk (the bytes the spool holds, at most one log file).
+// them on the disk (the bytes the spool holds, at most one log file) plus a
+// chunk; not the whole diskReserve, or a full disk could never be reclaimed.
 func (s *Spool) gcValueLog() {
 	for s.ctx.Err() == nil {
 		s.diskMu.Lock()
 		s.mu.Lock()
 		need := min(int64(valueLogFileSize), s.used)
 		s.mu.Unlock()
+		// With nothing held every value-log file but the head is garbage: take
+		// any the discard statistics know about.
+		ratio := 0.5
+		if need == 0 {
+			ratio = 0.01
+		}
 		if need > 0 {
-			if free, err := s.diskFree(); err != nil || free < need+diskReserve {
+			if free, err := s.diskFree(); err != nil || free < need+ChunkSize {
 				s.diskMu.Unlock()
 				return
 			}
 		}
-		err := s.db.RunValueLogGC(0.5)
+		err := s.db.RunValueLogGC(ratio)
 		s.diskMu.Unlock()
 		if err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {

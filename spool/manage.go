@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/outlookfs/outlookfs/graph"
 )
 
@@ -109,34 +107,34 @@ func (s *Spool) remove(id string) error {
 		sess = &c
 	}
 	item := e.rec.Item
-	s.dropLocked(e, filePrefix(id), true)
+	s.dropChunksLocked(e)
+	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()
 	e.pmu.Unlock()
 
 	if !wasDropped {
-		// The record goes now, so a restart before the DropPrefix does not bring the file back.
-		if err := s.write(func(txn *badger.Txn) error { return txn.Delete(metaKey(id)) }); err != nil {
-			s.log.Warn("could not delete a removed file's record; it goes with the next clean-up", "id", id, "err", err)
-		}
+		s.deleteRecord(id)
 	}
 	s.cancelSession(item, sess)
 	s.log.Debug("removed", "id", id)
 	return nil
 }
 
-// dropLocked stops counting e's bytes and schedules the prefix for DropPrefix.
-// whole: the record goes too (the entry stays in memory only). Callers hold s.mu.
-func (s *Spool) dropLocked(e *entry, prefix []byte, whole bool) {
+// dropChunksLocked stops counting e's bytes and schedules its chunks for
+// DropPrefix. Only chunk prefixes are dropped that way (records are deleted
+// one by one): see putChunk. Callers hold s.mu.
+func (s *Spool) dropChunksLocked(e *entry) {
 	if e.held {
 		s.used -= e.size
 		s.dropBytes += e.size
 		e.held = false
 	}
-	if whole {
-		e.dropped = true
+	if e.chunksDropped {
+		return
 	}
-	s.drops = append(s.drops, prefix)
+	e.chunksDropped = true
+	s.drops = append(s.drops, chunkPrefix(e.id))
 	if s.dropBytes >= gcBigDrop {
 		s.kickJanitor()
 	}

@@ -97,14 +97,16 @@ func (r record) clone() record {
 	return r
 }
 
-// Keys: every key of a file starts with filePrefix(id), so one DropPrefix removes it.
+// Keys: every key of a file starts with filePrefix(id); its chunks with
+// chunkPrefix(id), which one DropPrefix removes.
 //
 //	f/<id>/m           the record (JSON)
 //	f/<id>/c/<%08d>    chunk i: bytes [i*ChunkSize, (i+1)*ChunkSize)
 const keyRoot = "f/"
 
-func filePrefix(id string) []byte { return []byte(keyRoot + id + "/") }
-func metaKey(id string) []byte    { return []byte(keyRoot + id + "/m") }
+func filePrefix(id string) []byte  { return []byte(keyRoot + id + "/") }
+func metaKey(id string) []byte     { return []byte(keyRoot + id + "/m") }
+func chunkPrefix(id string) []byte { return []byte(keyRoot + id + "/c/") }
 func chunkKey(id string, i int64) []byte {
 	return fmt.Appendf(nil, "%s%s/c/%08d", keyRoot, id, i)
 }

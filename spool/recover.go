@@ -24,6 +24,7 @@ import (
 func (s *Spool) recover(ctx context.Context) error {
 	records := map[string]record{}
 	chunks := map[string]bool{}
+	var bad []string // unreadable records
 	err := s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
 		opt.PrefetchValues = false
@@ -44,7 +45,7 @@ func (s *Spool) recover(ctx context.Context) error {
 			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
 			if err != nil || r.ID != id {
 				s.log.Error("unreadable spool record; dropping the file", "id", id, "err", err)
-				chunks[id] = true // dropped below with the file's other keys
+				bad = append(bad, id)
 				continue
 			}
 			records[id] = r
@@ -58,6 +59,7 @@ func (s *Spool) recover(ctx context.Context) error {
 	now := time.Now()
 	var queue []*entry
 	var abandoned []*entry
+	var finished []string // attached files whose records go
 	for id, r := range records {
 		e := newEntry(r)
 		switch r.State {
@@ -80,19 +82,25 @@ func (s *Spool) recover(ctx context.Context) error {
 				queue = append(queue, e)
 			} else {
 				e.dropped = true
-				s.drops = append(s.drops, filePrefix(id))
+				finished = append(finished, id)
+			}
+			if chunks[id] {
+				s.dropChunksLocked(e)
 			}
 		case StateFailed:
 			if chunks[id] {
-				s.drops = append(s.drops, chunkPrefix(id))
+				s.dropChunksLocked(e)
 			}
 		}
 		s.files[id] = e
 	}
 	for id := range chunks {
 		if _, ok := records[id]; !ok {
-			s.drops = append(s.drops, filePrefix(id))
+			s.drops = append(s.drops, chunkPrefix(id))
 		}
+	}
+	for _, id := range append(finished, bad...) {
+		s.deleteRecord(id)
 	}
 	for _, e := range abandoned {
 		err := s.update(e, -1, func(r *record) error {

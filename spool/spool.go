@@ -61,12 +61,13 @@ type entry struct {
 	pmu sync.Mutex
 	rec record
 
-	size    int64     // live size (the record's Size is a copy made when it is persisted)
-	mtime   time.Time // live mtime
-	held    bool      // the file's bytes are in the database and counted in Spool.used
-	dropped bool      // its keys are gone (or going) from the database
-	writer  *File     // the open writer, while writing in this process
-	changed chan struct{}
+	size          int64     // live size (the record's Size is a copy made when it is persisted)
+	mtime         time.Time // live mtime
+	held          bool      // the file's bytes are in the database and counted in Spool.used
+	dropped       bool      // its record is gone from the database (the entry lives on in memory only)
+	chunksDropped bool      // its chunks are scheduled for DropPrefix
+	writer        *File     // the open writer, while writing in this process
+	changed       chan struct{}
 
 	queued, running bool
 	cancel          context.CancelFunc // of the running upload
@@ -281,6 +282,11 @@ func (s *Spool) lookup(id string) (*entry, error) {
 // and wakes waiters. With gen >= 0 the update is refused (errStale) if a
 // Rename or Remove made that generation stale.
 func (s *Spool) update(e *entry, gen int, fn func(r *record) error) error {
+	return s.updateTx(e, gen, fn, nil)
+}
+
+// updateTx is update with more writes (extra) in the record's transaction.
+func (s *Spool) updateTx(e *entry, gen int, fn func(r *record) error, extra func(txn *badger.Txn) error) error {
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
 	s.mu.Lock()
@@ -301,7 +307,7 @@ func (s *Spool) update(e *entry, gen int, fn func(r *record) error) error {
 			return err
 		}
 	}
-	if err := s.putRecord(&next); err != nil {
+	if err := s.putRecord(&next, extra); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -314,12 +320,27 @@ func (s *Spool) update(e *entry, gen int, fn func(r *record) error) error {
 // errStale: the upload's generation is no longer the file's (renamed or removed meanwhile).
 var errStale = errors.New("spool: upload superseded")
 
-func (s *Spool) putRecord(r *record) error {
+func (s *Spool) putRecord(r *record, extra func(txn *badger.Txn) error) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("spool: encode record: %w", err)
 	}
-	return s.write(func(txn *badger.Txn) error { return txn.Set(metaKey(r.ID), data) })
+	return s.write(func(txn *badger.Txn) error {
+		if extra != nil {
+			if err := extra(txn); err != nil {
+				return err
+			}
+		}
+		return txn.Set(metaKey(r.ID), data)
+	})
+}
+
+// deleteRecord deletes a file's record (a tombstone: records are small and
+// live in the LSM tree, so no value-log space is involved).
+func (s *Spool) deleteRecord(id string) {
+	if err := s.write(func(txn *badger.Txn) error { return txn.Delete(metaKey(id)) }); err != nil {
+		s.log.Warn("could not delete a finished file's record", "id", id, "err", err)
+	}
 }
 
 // readEntry reads a file's stored bytes, making sure they were not dropped meanwhile.

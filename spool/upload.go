@@ -94,7 +94,7 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 	}
 	s.mu.Lock()
 	e.lastErr = cause
-	s.dropLocked(e, chunkPrefix(e.id), false)
+	s.dropChunksLocked(e)
 	s.mu.Unlock()
 	s.cancelSession(item, sess)
 	s.log.Warn("upload failed", "id", e.id, "item", item, "kind", kind, "reason", reason, "err", cause)
@@ -385,7 +385,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, attID string) e
 		return err
 	}
 	s.mu.Lock()
-	s.dropLocked(e, chunkPrefix(e.id), false)
+	s.dropChunksLocked(e)
 	s.mu.Unlock()
 	s.log.Info("attached", "id", e.id, "item", item, "size", size)
 	return s.finishAttached(ctx, e, gen)
@@ -417,14 +417,14 @@ func (s *Spool) finishAttached(ctx context.Context, e *entry, gen int) error {
 		}
 	}
 	s.mu.Lock()
-	s.dropLocked(e, filePrefix(e.id), true)
+	s.dropChunksLocked(e)
+	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()
+	s.deleteRecord(e.id)
 	return nil
 }
 
 func newAttachment(r record) graph.NewAttachment {
 	return graph.NewAttachment{Name: r.Name, ContentType: r.ContentType, Size: r.Size}
 }
-
-func chunkPrefix(id string) []byte { return []byte(keyRoot + id + "/c/") }
