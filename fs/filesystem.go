@@ -27,6 +27,9 @@ type FS struct {
 	draftMemo, eventMemo memo[itemEntry]
 	itemMemos            map[string]*memo[fileEntry] // by item id + "/" for inline
 	exts                 map[string]string           // attached items' extensions, by attachment id
+	// noticed: background uploads shown before the listing had them, with the listing's
+	// fetch count when first shown (see withRecentUploads)
+	noticed map[string]uint64
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
 }
@@ -40,7 +43,7 @@ type failure struct {
 // New prepares a filesystem; Root gives its root node for go-fuse.
 func New(opts Options) *FS {
 	opts.setDefaults()
-	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, itemMemos: map[string]*memo[fileEntry]{}}
+	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, noticed: map[string]uint64{}, itemMemos: map[string]*memo[fileEntry]{}}
 	f.seedFromCache()
 	return f
 }

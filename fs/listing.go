@@ -19,6 +19,14 @@ type listing[T any] struct {
 	inflight chan struct{}
 	err      error  // of the last fetch, handed to the waiters of that fetch
 	version  uint64 // changes whenever items do: lets callers keep what they derive from them
+	fetches  uint64 // successful fetches from Graph
+}
+
+// fetchCount is how many times the listing was fetched from Graph.
+func (l *listing[T]) fetchCount() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fetches
 }
 
 // get returns the items, fetching them when there are none or they were invalidated, and
@@ -76,6 +84,7 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 		} else {
 			l.items, l.err, l.fetched = items, nil, time.Now()
 			l.version++
+			l.fetches++
 		}
 		l.inflight = nil
 		l.mu.Unlock()

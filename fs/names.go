@@ -135,6 +135,10 @@ func less(a, b named) bool {
 
 // validLocalName reports whether a name a user gives (create, rename, mkdir) can become an
 // attachment name or a subject: valid UTF-8, no control characters.
+//
+// It must also come back unchanged from SafeName (no leading or trailing spaces, no "/"
+// replacement...): otherwise the next listing would show the item under another name, and the
+// name the user gave would vanish.
 func validLocalName(name string) bool {
 	if !utf8.ValidString(name) || name == "" || len(name) > maxNameBytes {
 		return false
@@ -144,7 +148,7 @@ func validLocalName(name string) bool {
 			return false
 		}
 	}
-	return true
+	return SafeName(name, "") == name
 }
 
 // isScratch reports whether a name is one that editors, sync tools and file managers use for
@@ -162,10 +166,26 @@ func isScratch(name string) bool {
 		return true
 	case strings.HasPrefix(name, "~$"): // Office owner files
 		return true
+	case isLibreOfficeTemp(name): // LibreOffice saves into luXXXXXX.tmp, then renames
+		return true
 	case strings.HasSuffix(name, ".swp"), strings.HasSuffix(name, ".swx"),
 		strings.HasSuffix(name, ".part"), strings.HasSuffix(name, ".crdownload"),
 		strings.HasSuffix(name, ".tmp") && strings.HasPrefix(name, "~"):
 		return true
 	}
 	return false
+}
+
+// isLibreOfficeTemp matches LibreOffice's temporary save files: "lu" + letters/digits + ".tmp".
+func isLibreOfficeTemp(name string) bool {
+	core, ok := strings.CutSuffix(name, ".tmp")
+	if !ok || !strings.HasPrefix(core, "lu") || len(core) < 3 {
+		return false
+	}
+	for _, r := range core[2:] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

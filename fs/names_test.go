@@ -57,7 +57,8 @@ func TestIsScratch(t *testing.T) {
 	for name, want := range map[string]bool{
 		".a.txt.Xy12Zq": true, ".goutputstream-ABC123": true, "notes.txt~": true, "#notes#": true,
 		"4913": true, ".notes.txt.swp": true, "~$report.docx": true, ".~lock.report.odt#": true,
-		"file.part": true, "file.crdownload": true,
+		"file.part": true, "file.crdownload": true, "lu1234abcd.tmp": true, "luXy9.tmp": true,
+		"lunch.tmp": true, "lu.tmp": false, "lu_1.tmp": false, "blu123.tmp": false,
 		"report.pdf": false, "4914": false, "notes.txt": false, "a#b": false,
 	} {
 		if got := isScratch(name); got != want {

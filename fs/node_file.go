@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -392,7 +393,7 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 		if m, ok := sp.Get(spoolID); ok && m.State != spool.StateAttached {
 			replaces = m.Replaces
 			if truncate {
-				f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name), Replaces: replaces, Mode: mode})
+				f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name) && replaces == "", Replaces: replaces, Mode: mode})
 			} else {
 				f, err = sp.Clone(ctx, spoolID)
 			}
@@ -405,7 +406,7 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 		}
 	}
 	if f == nil && err == nil {
-		f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name), Replaces: replaces, Mode: mode})
+		f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name) && replaces == "", Replaces: replaces, Mode: mode})
 		if err == nil && !truncate && replaces != "" {
 			err = n.fs.copyAttachment(ctx, item, replaces, f)
 		}
@@ -498,15 +499,34 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		n.fs.log.Error("could not keep a written file in the spool", "name", name, "err", err)
 		return toErrno(err)
 	}
-	if isScratch(name) || n.fs.opts.Async {
+	// A scratch file waits for its rename; a version replacing an attachment never is one, even
+	// when the server gave the attachment a name that looks like scratch.
+	if m, ok := n.fs.opts.Spool.Get(f.ID()); (ok && m.Scratch) || n.fs.opts.Async {
 		return 0
 	}
 	return n.waitUpload(ctx, f.ID())
 }
 
-// waitUpload blocks until the spool reports the file attached or failed.
+// waitUpload blocks until the spool reports the file attached or failed. A synchronous close
+// does not wait for the spool's retries: once the graph client's own retries are spent and the
+// spool would try again later, the upload is cancelled and the close fails with EIO, so that a
+// failed cp never attaches its file behind the user's back.
 func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gaveUp := make(chan string, 1)
+	if !n.fs.opts.Async {
+		go n.fs.watchRetries(ctx, id, gaveUp, cancel)
+	}
 	m, err := n.fs.opts.Spool.Wait(ctx, id, nil)
+	select {
+	case reason := <-gaveUp:
+		rmCtx, rmCancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		_ = n.fs.opts.Spool.Remove(rmCtx, id)
+		rmCancel()
+		err = &spool.UploadError{Kind: spool.FailOther, Reason: strings.TrimPrefix(reason, "retrying: ")}
+	default:
+	}
 	if err != nil {
 		n.mu.Lock()
 		name, item := n.name, n.item
@@ -532,6 +552,37 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 	n.attached(id, m)
 	n.deleteReplaced(ctx)
 	return 0
+}
+
+// watchRetries reports (and cancels the wait) when the spool puts a file's upload off to retry later.
+func (f *FS) watchRetries(ctx context.Context, id string, gaveUp chan<- string, cancel func()) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if m, ok := f.opts.Spool.Get(id); ok && m.State != spool.StateAttached && strings.HasPrefix(m.Reason, "retrying:") {
+			gaveUp <- m.Reason
+			cancel()
+			return
+		}
+	}
+}
+
+// settle notices that the spool finished uploading this file in the background (--async).
+func (n *fileNode) settle() {
+	n.mu.Lock()
+	id, active := n.spoolID, n.active
+	n.mu.Unlock()
+	if id == "" || active != nil {
+		return
+	}
+	if m, ok := n.fs.opts.Spool.Get(id); ok && m.State == spool.StateAttached && m.AttachmentID != "" {
+		n.attached(id, m)
+	}
 }
 
 // deleteReplaced removes the attachment a rename landed on, now that its successor is attached.

@@ -99,12 +99,16 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, sysc
 		return nil, nil, toErrno(err)
 	}
 	var pending []spool.Meta
+	var hide []string
 	if !n.inline {
 		for _, m := range n.fs.opts.Spool.List(n.ref) {
-			if m.State != spool.StateAttached && m.State != spool.StateFailed {
+			// A failed upload stays listed with --async, where nobody else hears of it: its
+			// xattr says why until it is removed. A synchronous close already reported it.
+			if m.State != spool.StateAttached && (m.State != spool.StateFailed || n.fs.opts.Async) {
 				pending = append(pending, m)
 			}
 		}
+		atts, hide = n.fs.withRecentUploads(n.ref, atts)
 	}
 	// Learn attached items' extensions first: that may ask Graph, and no lock is held for it.
 	exts := map[string]string{}
@@ -113,23 +117,26 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, sysc
 			exts[a.ID] = n.fs.itemExt(ctx, n.ref, a)
 		}
 	}
-	if len(pending) == 0 {
+	if len(pending) == 0 && len(hide) == 0 {
 		key := n.ref.ID
 		if n.inline {
 			key += "/" + inlineDirName
 		}
-		entries, idx := n.fs.itemMemo(key).get(v, func() []fileEntry { return n.build(atts, nil, exts) }, fileName)
+		entries, idx := n.fs.itemMemo(key).get(v, func() []fileEntry { return n.build(atts, nil, exts, nil) }, fileName)
 		return entries, idx, 0
 	}
-	entries := n.build(atts, pending, exts)
+	entries := n.build(atts, pending, exts, hide)
 	return entries, make2(entries, fileName), 0
 }
 
 // build names the directory's entries.
-func (n *itemNode) build(atts []graph.Attachment, pending []spool.Meta, exts map[string]string) []fileEntry {
+func (n *itemNode) build(atts []graph.Attachment, pending []spool.Meta, exts map[string]string, hide []string) []fileEntry {
 	var out []fileEntry
 	taken := map[string]bool{}
 	hidden := map[string]bool{}
+	for _, id := range hide {
+		hidden[id] = true
+	}
 	for i := range pending {
 		m := pending[i]
 		out = append(out, fileEntry{name: m.Name, kind: kindFile, meta: &m})
@@ -447,8 +454,70 @@ func (n *itemNode) Link(ctx context.Context, target gofs.InodeEmbedder, name str
 	return nil, syscall.EPERM
 }
 
+// withRecentUploads adds the attachments the spool made in the background (--async) that the
+// cached listing does not show yet, and returns the ids of attachments they replaced (deleted,
+// but perhaps still in the cached listing). The listing is marked stale so the next one asks Graph.
+// An upload is not added once a newer version replaced it, once it was deleted here, or once a
+// listing fetched after it was first noticed no longer has it (deleted elsewhere).
+func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment) ([]graph.Attachment, []string) {
+	known := map[string]bool{}
+	for _, a := range atts {
+		known[a.ID] = true
+	}
+	var recent []spool.Meta
+	superseded := map[string]bool{}
+	for _, m := range f.opts.Spool.All() {
+		if m.Item == item && m.Replaces != "" {
+			superseded[m.Replaces] = true
+		}
+		if m.Item == item && m.State == spool.StateAttached && m.AttachmentID != "" {
+			recent = append(recent, m)
+		}
+	}
+	l := f.itemListing(item.ID)
+	fetches := l.fetchCount()
+	var extra []graph.Attachment
+	var replaced []string
+	for _, m := range recent {
+		if m.Replaces != "" && known[m.Replaces] {
+			replaced = append(replaced, m.Replaces)
+		}
+		if known[m.AttachmentID] || superseded[m.AttachmentID] || !f.noticeUpload(m.AttachmentID, fetches) {
+			continue
+		}
+		extra = append(extra, graph.Attachment{ID: m.AttachmentID, Name: m.Name, Kind: graph.FileAttachment, LastModified: f.opts.Now()})
+		if f.opts.Cache != nil {
+			_ = f.opts.Cache.SetSize(m.AttachmentID, m.Size)
+		}
+	}
+	if len(extra) == 0 && len(replaced) == 0 {
+		return atts, nil
+	}
+	l.invalidate()
+	if len(replaced) == 0 {
+		replaced = []string{} // non-nil: the names are not kept for this listing version
+	}
+	return append(atts[:len(atts):len(atts)], extra...), replaced
+}
+
+// noticeUpload says whether a background upload should still be shown though the listing lacks
+// it: yes until a listing fetched after it was first noticed (fetches moved on) still lacks it.
+func (f *FS) noticeUpload(id string, fetches uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first, ok := f.noticed[id]
+	if !ok {
+		f.noticed[id] = fetches
+		return true
+	}
+	return first == fetches
+}
+
 // forgetAttachment drops a deleted attachment from the cached listing and the content cache.
 func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
+	f.mu.Lock()
+	f.noticed[id] = ^uint64(0) // never shown again as a recent upload
+	f.mu.Unlock()
 	l := f.itemListing(item.ID)
 	l.update(func(as []graph.Attachment) []graph.Attachment {
 		out := as[:0:0]

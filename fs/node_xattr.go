@@ -15,6 +15,7 @@ const (
 
 // state is the text of user.outlookfs.state: spooled, uploading 41%, attached, failed: <reason>.
 func (n *fileNode) state() string {
+	n.settle()
 	n.mu.Lock()
 	active, id, att := n.active, n.spoolID, n.att
 	n.mu.Unlock()
@@ -51,6 +52,7 @@ func (n *fileNode) xattr(name string) (string, bool) {
 	case xattrState:
 		return n.state(), true
 	case xattrID:
+		n.settle()
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		if n.att != nil && n.spoolID == "" && n.active == nil {
