@@ -253,6 +253,12 @@ func TestMountBinaryCopyAndSignal(t *testing.T) {
 		t.Errorf("$value: %d bytes, want %d", len(got), len(want))
 	}
 
+	// outlookfs status reads the mount's status files.
+	st, err := exec.Command(builtBinary, "status", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(st), "close: synchronous") || !strings.Contains(string(st), "== failures") {
+		t.Errorf("outlookfs status: %v\n%s", err, st)
+	}
+
 	// SIGTERM unmounts cleanly and exits 0.
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
