@@ -16,7 +16,7 @@ import (
 // Badger tuning for a small daemon (design.md, "The spool"): Badger's defaults
 // cost ~90 MiB of anonymous memory; these keep it small.
 const (
-	memTableSize     = 8 << 20  // each memtable (and its .mem WAL file)
+	memTableSize     = 2 << 20  // each memtable (and its .mem WAL file)
 	valueLogFileSize = 32 << 20 // small value-log files, so GC can reclaim space
 	valueThreshold   = 4 << 10  // chunks go to the value log; meta records stay in the LSM
 )
@@ -31,7 +31,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(2 << 20).
+		WithBaseTableSize(512 << 10).
 		WithValueLogFileSize(valueLogFileSize).
 		WithValueThreshold(valueThreshold).
 		WithCompression(options.None).

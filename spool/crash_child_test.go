@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/outlookfs/outlookfs/graph"
@@ -48,15 +47,18 @@ type crashReport struct {
 	Keys  []string // the spool's keys left once everything finished
 }
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv("SPOOL_CRASH_CHILD"); mode != "" {
-		if err := crashChild(mode); err != nil {
-			fmt.Fprintln(os.Stderr, "crash child:", err)
-			os.Exit(3)
-		}
-		os.Exit(0)
+// RunCrashChildIfAsked runs the crash child and exits when this test binary
+// was started as one (TestMain, in main_test.go, calls it first).
+func RunCrashChildIfAsked() {
+	mode := os.Getenv("SPOOL_CRASH_CHILD")
+	if mode == "" {
+		return
 	}
-	os.Exit(m.Run())
+	if err := crashChild(mode); err != nil {
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
 }
 
 // die is the crash: SIGKILL, no deferred code, no flushing.

@@ -94,27 +94,29 @@ func (s *Spool) collect() {
 	s.gcValueLog()
 }
 
-// gcValueLog runs Badger's value-log GC until it has nothing to rewrite. A
-// rewrite copies the live values of a log file, so it runs only with room for
-// them on the disk (the bytes the spool holds, at most one log file) plus a
-// chunk; not the whole diskReserve, or a full disk could never be reclaimed.
+// gcValueLog runs Badger's value-log GC until it has nothing to rewrite.
+//
+// A rewrite copies the live values of the picked log file through Badger's
+// mmap'ed value log, so it must fit on the disk (see diskReserve). A file is
+// picked only if at least ratio of it is garbage, so its live bytes are at most
+// (1-ratio) of a log file - and never more than the spool holds. The ratio is
+// the lowest that fits the free space: on a nearly full disk only (almost)
+// dead files are collected, which frees room for the rest.
 func (s *Spool) gcValueLog() {
 	for s.ctx.Err() == nil {
 		s.diskMu.Lock()
 		s.mu.Lock()
-		need := min(int64(valueLogFileSize), s.used)
+		held := s.used
 		s.mu.Unlock()
-		// With nothing held every value-log file but the head is garbage: take
-		// any the discard statistics know about.
-		ratio := 0.5
-		if need == 0 {
-			ratio = 0.01
+		ratio, ok := 0.01, true // nothing held: every log file but the head is garbage
+		if held > 0 {
+			free, err := s.diskFree()
+			ratio, ok = gcRatio(free, held)
+			ok = ok && err == nil
 		}
-		if need > 0 {
-			if free, err := s.diskFree(); err != nil || free < need+ChunkSize {
-				s.diskMu.Unlock()
-				return
-			}
+		if !ok {
+			s.diskMu.Unlock()
+			return
 		}
 		err := s.db.RunValueLogGC(ratio)
 		s.diskMu.Unlock()
@@ -125,4 +127,20 @@ func (s *Spool) gcValueLog() {
 			return
 		}
 	}
+}
+
+// maxLogFile bounds a value-log file's size (a file is closed once past
+// valueLogFileSize, so the last chunk written may overshoot it).
+const maxLogFile = valueLogFileSize + 2*ChunkSize
+
+// gcRatio picks the lowest discard ratio whose worst-case rewrite fits in free
+// bytes, with a chunk to spare.
+func gcRatio(free, held int64) (float64, bool) {
+	for _, r := range []float64{0.5, 0.75, 0.9, 0.99} {
+		live := min(int64((1-r)*maxLogFile), held)
+		if free >= live+ChunkSize {
+			return r, true
+		}
+	}
+	return 0, false
 }

@@ -79,6 +79,7 @@ func (s *Spool) worker() {
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
 		e.running, e.cancel = true, cancel
+		s.runs++
 		gen := e.gen
 		s.mu.Unlock()
 
@@ -93,8 +94,9 @@ func (s *Spool) worker() {
 				s.enqueueLocked(e)
 			}
 		}
-		if len(s.queue) == 0 && len(s.drops) > 0 {
-			s.kickJanitor() // the queue went idle: tidy up now
+		s.runs--
+		if s.runs == 0 && len(s.queue) == 0 && len(s.drops) > 0 {
+			s.kickJanitor() // the uploads went idle: tidy up now
 		}
 		s.mu.Unlock()
 	}

@@ -6,11 +6,13 @@ import (
 	"syscall"
 )
 
-// diskReserve is the free disk space the spool leaves for Badger's own files
-// (write-ahead logs, tables, manifest). Badger writes its value log and WAL
-// through mmap'ed sparse files: on a full disk that is a SIGBUS, not an error,
-// so the spool stops writing chunks while this much is still free.
-const diskReserve = 2*memTableSize + ChunkSize
+// diskReserve is the free disk space the spool leaves when writing chunks.
+// Badger writes its value log and WAL through mmap'ed sparse files: on a full
+// disk that is a SIGBUS, not an error, so the spool stops writing chunks while
+// there is still room for Badger's own files (memtables, tables, manifest) and
+// for a value-log GC rewrite of a log file that is half garbage (see
+// gcValueLog), so that space can always be reclaimed.
+const diskReserve = maxLogFile/2 + ChunkSize + 2*memTableSize
 
 // diskFree returns the bytes available to us on the spool's file system.
 func (s *Spool) diskFree() (int64, error) {

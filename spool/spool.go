@@ -48,6 +48,7 @@ type Spool struct {
 	used      int64      // bytes held for files (their sizes), counted against MaxBytes
 	queue     []string   // ids waiting for a worker
 	queueCond *sync.Cond // on mu: the queue got an id, or the spool is closing
+	runs      int        // uploads running
 	closing   bool
 	drops     [][]byte // key prefixes waiting for DropPrefix
 	dropBytes int64    // bytes those prefixes hold
@@ -118,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		opts:  opts,
 		log:   opts.Logger.With("component", "spool"),
 		db:    db,
-		pool:  newBufPool(2),
+		pool:  newBufPool(1),
 		files: make(map[string]*entry),
 		kick:  make(chan struct{}, 1),
 	}
