@@ -49,7 +49,10 @@
 // accepted PUT. Attached: the attachment id is recorded, the attachment it
 // replaces (CreateOptions.Replaces) is deleted, the bytes are dropped, and the
 // file stays visible in memory for a while. Failed: FailKind and a Reason a
-// person can act on are kept; the bytes are dropped.
+// person can act on are kept (for Options.AbandonedTTL); the bytes are dropped.
+// A transient failure (network, throttling, 5xx after the graph client's own
+// retries) is not a failure: the upload is tried again later, with a growing
+// delay, and Meta.Reason says what went wrong meanwhile.
 //
 // Scratch files (editors' and sync tools' temporaries) are held like any file
 // but never queued; renaming one to an ordinary name commits and queues it;

@@ -229,6 +229,10 @@ func sortMetas(ms []Meta) {
 
 // SetAttr records a mode and/or mtime (kept in the spool, never sent to Graph).
 func (s *Spool) SetAttr(id string, mode *uint32, mtime *time.Time) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	e, err := s.lookup(id)
 	if err != nil {
 		return err

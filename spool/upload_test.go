@@ -564,3 +564,25 @@ func TestWorkersRunInParallel(t *testing.T) {
 		t.Fatalf("at most %d PUTs at once, want 2..3 with 3 workers", most)
 	}
 }
+
+func TestRenameToScratchTakesItOutOfTheQueue(t *testing.T) {
+	fk := newFake(testItem)
+	hook, reached := blockAt("list", 0)
+	fk.setBefore(hook)
+	s := openT(t, Options{Uploader: fk})
+	ctx := context.Background()
+	f := writeFile(t, s, testItem, "notes.txt", []byte("notes"))
+	<-reached // the upload started: it lists the item's attachments first
+	if err := s.Rename(ctx, f.ID(), testItem, "notes.txt~", true); err != nil {
+		t.Fatal(err)
+	}
+	fk.setBefore(nil)
+	time.Sleep(50 * time.Millisecond)
+	if m, _ := s.Get(f.ID()); m.State != StateCommitted || !m.Scratch || fk.count("post") != 0 {
+		t.Fatalf("after renaming to a scratch name: %+v, %d POSTs", m, fk.count("post"))
+	}
+	if err := s.Rename(ctx, f.ID(), testItem, "notes.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	mustAttach(t, s, fk, f.ID(), testItem, "notes.txt", []byte("notes"))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"syscall"
@@ -455,5 +456,43 @@ func TestDirIsPrivate(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o700 {
 		t.Fatalf("spool dir mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+func TestSpoolReadAtSeesTheWritersBuffer(t *testing.T) {
+	s := openT(t, Options{})
+	f, err := s.Create(context.Background(), CreateOptions{Item: testItem, Name: "open.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("not flushed yet"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, f.ID(), 15); string(got) != "not flushed yet" {
+		t.Fatalf("Spool.ReadAt of an open file = %q", got)
+	}
+}
+
+func TestNoSpaceMapsDiskFullErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"wrapped errno", fmt.Errorf("write: %w", syscall.ENOSPC), true},
+		{"quota", &os.PathError{Op: "write", Path: "x", Err: syscall.EDQUOT}, true},
+		{"text only, as Badger wraps with %+v", errors.New("while mmapping: no space left on device"), true},
+		{"other error", errors.New("permission denied"), false},
+		{"nil", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := noSpace(tc.err)
+			if errors.Is(got, ErrNoSpace) != tc.want {
+				t.Fatalf("noSpace(%v) = %v", tc.err, got)
+			}
+			if tc.want && !errors.Is(got, syscall.ENOSPC) {
+				t.Fatalf("noSpace(%v) does not match ENOSPC", tc.err)
+			}
+		})
 	}
 }
