@@ -45,7 +45,7 @@ type Meta struct {
 	Confirmed    int64  // bytes the server confirmed
 	AttachmentID string // once attached
 	FailKind     FailKind
-	Reason       string // once failed: a sentence a person can act on (while retrying: the last problem)
+	Reason       string // once failed: a sentence a person can act on; while waiting to retry: "retrying: " + the last problem
 	Abandoned    bool   // a writing file whose writer died with a previous process
 }
 
