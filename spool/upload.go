@@ -55,7 +55,7 @@ func (s *Spool) settle(ctx context.Context, e *entry, gen int, r record, err err
 	}
 	if !permanent {
 		d := s.retryLater(e)
-		s.log.Warn("upload failed; will retry", "id", e.id, "item", r.Item, "in", d.Round(time.Second), "err", err)
+		s.log.Warn("upload of "+r.Name+" failed; will retry", "id", e.id, "item", r.Item, "in", d.Round(time.Second), "err", err)
 		if !attached {
 			s.setReason(e, gen, "retrying: "+reason)
 		}
@@ -79,8 +79,9 @@ func (s *Spool) setReason(e *entry, gen int, reason string) {
 func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause error) {
 	var sess *session
 	var item graph.ItemRef
+	var name string
 	err := s.update(e, gen, func(r *record) error {
-		sess, item = r.Session, r.Item
+		sess, item, name = r.Session, r.Item, r.Name
 		r.State, r.FailKind, r.Reason = StateFailed, kind, reason
 		r.Session, r.Final, r.KnownIDs = nil, false, nil
 		r.FinishedAt = time.Now()
@@ -97,7 +98,7 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 	s.dropChunksLocked(e)
 	s.mu.Unlock()
 	s.cancelSession(item, sess)
-	s.log.Warn("upload failed", "id", e.id, "item", item, "kind", kind, "reason", reason, "err", cause)
+	s.log.Warn("could not attach "+name+": "+reason, "id", e.id, "item", item, "kind", kind, "err", cause)
 }
 
 // uploadSmall attaches a file under SmallLimit in one POST.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -87,6 +88,12 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("give exactly one mountpoint")
 	}
 	c.Mountpoint = pos[0]
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the daemon small: Badger allocates a throw-away buffer for every
+		// 4 MiB chunk it writes, and without a limit the heap holds on to them for a while
+		// (measured: peaks of 66 MiB instead of 56 MiB with four 150 MiB uploads).
+		debug.SetMemoryLimit(48 << 20)
+	}
 	c.Auth.Logger = newLogger(stderr, c.Debug).With("component", "auth")
 	if c.TokenFile != "" {
 		// A token file is a token command that reads it: it is read again whenever Graph
