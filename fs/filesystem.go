@@ -150,8 +150,8 @@ var (
 )
 
 func (r *rootNode) OnAdd(ctx context.Context) {
-	r.AddChild("drafts", r.NewPersistentInode(ctx, &draftsNode{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-	r.AddChild("events", r.NewPersistentInode(ctx, &eventsNode{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	r.AddChild("drafts", r.NewPersistentInode(ctx, &folderNode{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	r.AddChild("events", r.NewPersistentInode(ctx, &folderNode{fs: r.fs, events: true}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 	r.AddChild(".outlookfs", r.NewPersistentInode(ctx, &statusDir{fs: r.fs}, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
 }
 

@@ -12,36 +12,24 @@ import (
 	"github.com/outlookfs/outlookfs/graph"
 )
 
-// draftsNode is drafts/: one directory per message in the Drafts folder.
-type draftsNode struct {
+// folderNode is drafts/ (one directory per message in the Drafts folder) or events/ (one
+// directory per event occurrence in the window). Drafts can be made, renamed and deleted here;
+// events cannot.
+type folderNode struct {
 	gofs.Inode
-	fs *FS
-}
-
-// eventsNode is events/: one directory per event occurrence in the window.
-type eventsNode struct {
-	gofs.Inode
-	fs *FS
+	fs     *FS
+	events bool
 }
 
 var (
-	_ gofs.NodeReaddirer = (*draftsNode)(nil)
-	_ gofs.NodeLookuper  = (*draftsNode)(nil)
-	_ gofs.NodeMkdirer   = (*draftsNode)(nil)
-	_ gofs.NodeRmdirer   = (*draftsNode)(nil)
-	_ gofs.NodeRenamer   = (*draftsNode)(nil)
-	_ gofs.NodeGetattrer = (*draftsNode)(nil)
-	_ gofs.NodeCreater   = (*draftsNode)(nil)
-	_ gofs.NodeUnlinker  = (*draftsNode)(nil)
-
-	_ gofs.NodeReaddirer = (*eventsNode)(nil)
-	_ gofs.NodeLookuper  = (*eventsNode)(nil)
-	_ gofs.NodeMkdirer   = (*eventsNode)(nil)
-	_ gofs.NodeRmdirer   = (*eventsNode)(nil)
-	_ gofs.NodeRenamer   = (*eventsNode)(nil)
-	_ gofs.NodeGetattrer = (*eventsNode)(nil)
-	_ gofs.NodeCreater   = (*eventsNode)(nil)
-	_ gofs.NodeUnlinker  = (*eventsNode)(nil)
+	_ gofs.NodeReaddirer = (*folderNode)(nil)
+	_ gofs.NodeLookuper  = (*folderNode)(nil)
+	_ gofs.NodeMkdirer   = (*folderNode)(nil)
+	_ gofs.NodeRmdirer   = (*folderNode)(nil)
+	_ gofs.NodeRenamer   = (*folderNode)(nil)
+	_ gofs.NodeGetattrer = (*folderNode)(nil)
+	_ gofs.NodeCreater   = (*folderNode)(nil)
+	_ gofs.NodeUnlinker  = (*folderNode)(nil)
 )
 
 // itemEntry is one item directory as listed.
@@ -83,23 +71,23 @@ func eventNames(events []graph.Event, loc *time.Location) []itemEntry {
 
 func entryName(e itemEntry) string { return e.name }
 
-func (d *draftsNode) entries(ctx context.Context) ([]itemEntry, map[string]int, syscall.Errno) {
+// entries lists the folder's items with their directory names.
+func (d *folderNode) entries(ctx context.Context) ([]itemEntry, map[string]int, syscall.Errno) {
+	if d.events {
+		events, v, err := d.fs.listEvents(ctx)
+		if err != nil {
+			d.fs.log.Error("cannot list events", "err", err)
+			return nil, nil, toErrno(err)
+		}
+		entries, idx := d.fs.eventMemo.get(v, func() []itemEntry { return eventNames(events, d.fs.opts.Location) }, entryName)
+		return entries, idx, 0
+	}
 	drafts, v, err := d.fs.listDrafts(ctx)
 	if err != nil {
 		d.fs.log.Error("cannot list drafts", "err", err)
 		return nil, nil, toErrno(err)
 	}
 	entries, idx := d.fs.draftMemo.get(v, func() []itemEntry { return draftNames(drafts) }, entryName)
-	return entries, idx, 0
-}
-
-func (e *eventsNode) entries(ctx context.Context) ([]itemEntry, map[string]int, syscall.Errno) {
-	events, v, err := e.fs.listEvents(ctx)
-	if err != nil {
-		e.fs.log.Error("cannot list events", "err", err)
-		return nil, nil, toErrno(err)
-	}
-	entries, idx := e.fs.eventMemo.get(v, func() []itemEntry { return eventNames(events, e.fs.opts.Location) }, entryName)
 	return entries, idx, 0
 }
 
@@ -132,12 +120,12 @@ func lookupItem(ctx context.Context, parent *gofs.Inode, f *FS, e itemEntry, out
 	return parent.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR})
 }
 
-func (d *draftsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+func (d *folderNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFDIR | 0o755
 	return 0
 }
 
-func (d *draftsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+func (d *folderNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	entries, _, errno := d.entries(ctx)
 	if errno != 0 {
 		return nil, errno
@@ -145,7 +133,7 @@ func (d *draftsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 	return itemDirStream(entries), 0
 }
 
-func (d *draftsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (d *folderNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return nil, errno
@@ -157,8 +145,11 @@ func (d *draftsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	return lookupItem(ctx, d.EmbeddedInode(), d.fs, e, out), 0
 }
 
-// Mkdir creates a draft whose subject is the directory's name.
-func (d *draftsNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+// Mkdir creates a draft whose subject is the directory's name. Events are made in a calendar.
+func (d *folderNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.events {
+		return nil, syscall.EPERM
+	}
 	if !validLocalName(name) {
 		return nil, syscall.EINVAL
 	}
@@ -184,7 +175,10 @@ func (d *draftsNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 }
 
 // Rmdir deletes a draft that has no attachments (and no files waiting to become some).
-func (d *draftsNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+func (d *folderNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if d.events {
+		return syscall.EPERM
+	}
 	entries, idx, errno := d.entries(ctx)
 	if errno != 0 {
 		return errno
@@ -220,8 +214,11 @@ func removeDraft(ds []graph.Draft, id string) []graph.Draft {
 }
 
 // Rename changes a draft's subject. Moving a draft anywhere else is EXDEV.
-func (d *draftsNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	if _, ok := newParent.(*draftsNode); !ok {
+func (d *folderNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if p, ok := newParent.(*folderNode); !ok || p.events || d.events {
+		if d.events {
+			return syscall.EPERM // events are renamed in a calendar
+		}
 		return syscall.EXDEV
 	}
 	if flags&^uint32(renameNoReplace) != 0 {
@@ -260,50 +257,12 @@ func (d *draftsNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 	return 0
 }
 
-// Files directly under drafts/ are not messages.
-func (d *draftsNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+// Files directly under drafts/ or events/ are not items.
+func (d *folderNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	return nil, nil, 0, syscall.EPERM
 }
 
-func (d *draftsNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EISDIR }
-
-func (e *eventsNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o755
-	return 0
-}
-
-func (e *eventsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	entries, _, errno := e.entries(ctx)
-	if errno != 0 {
-		return nil, errno
-	}
-	return itemDirStream(entries), 0
-}
-
-func (e *eventsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, idx, errno := e.entries(ctx)
-	if errno != 0 {
-		return nil, errno
-	}
-	it, ok := findItem(entries, idx, name)
-	if !ok {
-		return nil, syscall.ENOENT
-	}
-	return lookupItem(ctx, e.EmbeddedInode(), e.fs, it, out), 0
-}
-
-// Events are created, renamed and deleted in a calendar, not here.
-func (e *eventsNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-func (e *eventsNode) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
-func (e *eventsNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EPERM
-}
-func (e *eventsNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-func (e *eventsNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EISDIR }
+func (d *folderNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EISDIR }
 
 // renameNoReplace is RENAME_NOREPLACE from renameat2(2).
 const renameNoReplace = 1
