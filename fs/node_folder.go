@@ -99,12 +99,29 @@ func itemDirStream(entries []itemEntry) gofs.DirStream {
 	return gofs.NewListDirStream(list)
 }
 
-func findItem(entries []itemEntry, idx map[string]int, name string) (itemEntry, bool) {
+// absent is 0 when name is free in the folder, EEXIST when it is taken.
+func (d *folderNode) absent(ctx context.Context, name string) syscall.Errno {
+	switch _, errno := d.item(ctx, name); errno {
+	case 0:
+		return syscall.EEXIST
+	case syscall.ENOENT:
+		return 0
+	default:
+		return errno
+	}
+}
+
+// item finds one name in the folder: ENOENT when it is not there.
+func (d *folderNode) item(ctx context.Context, name string) (itemEntry, syscall.Errno) {
+	entries, idx, errno := d.entries(ctx)
+	if errno != 0 {
+		return itemEntry{}, errno
+	}
 	i, ok := idx[name]
 	if !ok {
-		return itemEntry{}, false
+		return itemEntry{}, syscall.ENOENT
 	}
-	return entries[i], true
+	return entries[i], 0
 }
 
 // lookupItem returns the child directory for an item, reusing the inode the kernel knows.
@@ -134,13 +151,9 @@ func (d *folderNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 }
 
 func (d *folderNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, idx, errno := d.entries(ctx)
+	e, errno := d.item(ctx, name)
 	if errno != 0 {
 		return nil, errno
-	}
-	e, ok := findItem(entries, idx, name)
-	if !ok {
-		return nil, syscall.ENOENT
 	}
 	return lookupItem(ctx, d.EmbeddedInode(), d.fs, e, out), 0
 }
@@ -153,12 +166,8 @@ func (d *folderNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 	if !validLocalName(name) {
 		return nil, syscall.EINVAL
 	}
-	entries, idx, errno := d.entries(ctx)
-	if errno != 0 {
+	if errno := d.absent(ctx, name); errno != 0 {
 		return nil, errno
-	}
-	if _, ok := findItem(entries, idx, name); ok {
-		return nil, syscall.EEXIST
 	}
 	draft, err := d.fs.opts.Backend.CreateDraft(ctx, name)
 	if err != nil {
@@ -179,13 +188,9 @@ func (d *folderNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if d.events {
 		return syscall.EPERM
 	}
-	entries, idx, errno := d.entries(ctx)
+	e, errno := d.item(ctx, name)
 	if errno != 0 {
 		return errno
-	}
-	e, ok := findItem(entries, idx, name)
-	if !ok {
-		return syscall.ENOENT
 	}
 	atts, err := d.fs.opts.Backend.ListAttachments(ctx, e.ref)
 	if err != nil {
@@ -227,19 +232,15 @@ func (d *folderNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 	if !validLocalName(newName) {
 		return syscall.EINVAL
 	}
-	entries, idx, errno := d.entries(ctx)
+	e, errno := d.item(ctx, name)
 	if errno != 0 {
 		return errno
-	}
-	e, ok := findItem(entries, idx, name)
-	if !ok {
-		return syscall.ENOENT
 	}
 	if name == newName {
 		return 0
 	}
-	if _, exists := findItem(entries, idx, newName); exists {
-		return syscall.EEXIST
+	if errno := d.absent(ctx, newName); errno != 0 {
+		return errno
 	}
 	if err := d.fs.opts.Backend.SetDraftSubject(ctx, e.ref.ID, newName); err != nil {
 		d.fs.log.Error("could not change a draft's subject", "draft", name, "err", err)

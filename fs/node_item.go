@@ -194,12 +194,17 @@ func (n *itemNode) build(atts []graph.Attachment, pending []spool.Meta, exts map
 	return out
 }
 
-func findFile(entries []fileEntry, idx map[string]int, name string) (fileEntry, bool) {
+// file finds one name in the directory: ENOENT when it is not there.
+func (n *itemNode) file(ctx context.Context, name string) (fileEntry, syscall.Errno) {
+	entries, idx, errno := n.files(ctx)
+	if errno != 0 {
+		return fileEntry{}, errno
+	}
 	i, ok := idx[name]
 	if !ok {
-		return fileEntry{}, false
+		return fileEntry{}, syscall.ENOENT
 	}
-	return entries[i], true
+	return entries[i], 0
 }
 
 var (
@@ -245,13 +250,9 @@ func (n *itemNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 }
 
 func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entries, idx, errno := n.files(ctx)
+	e, errno := n.file(ctx, name)
 	if errno != 0 {
 		return nil, errno
-	}
-	e, ok := findFile(entries, idx, name)
-	if !ok {
-		return nil, syscall.ENOENT
 	}
 	if e.kind == kindInlineDir {
 		if ch := n.GetChild(name); ch != nil {
@@ -290,12 +291,12 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	if errno := n.checkWritable(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	entries, idx, errno := n.files(ctx)
-	if errno != 0 {
-		return nil, nil, 0, errno
-	}
-	if _, exists := findFile(entries, idx, name); exists {
+	switch _, errno := n.file(ctx, name); errno {
+	case 0:
 		return nil, nil, 0, syscall.EEXIST
+	case syscall.ENOENT:
+	default:
+		return nil, nil, 0, errno
 	}
 	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: mode & 0o7777})
 	if err != nil {
@@ -324,13 +325,9 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 
 // Unlink deletes an attachment, or cancels a local file's upload.
 func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	entries, idx, errno := n.files(ctx)
+	e, errno := n.file(ctx, name)
 	if errno != 0 {
 		return errno
-	}
-	e, ok := findFile(entries, idx, name)
-	if !ok {
-		return syscall.ENOENT
 	}
 	if e.kind == kindInlineDir {
 		return syscall.EISDIR
@@ -369,13 +366,9 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 	if flags&^uint32(renameNoReplace) != 0 {
 		return syscall.EINVAL
 	}
-	entries, idx, errno := n.files(ctx)
+	e, errno := n.file(ctx, name)
 	if errno != 0 {
 		return errno
-	}
-	e, ok := findFile(entries, idx, name)
-	if !ok {
-		return syscall.ENOENT
 	}
 	if e.meta == nil {
 		return syscall.EXDEV
@@ -386,14 +379,12 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 	if dst == n && name == newName {
 		return 0
 	}
-	dstEntries, dstIdx := entries, idx
-	if dst != n {
-		if dstEntries, dstIdx, errno = dst.files(ctx); errno != 0 {
-			return errno
-		}
-	}
 	replaces := ""
-	if t, exists := findFile(dstEntries, dstIdx, newName); exists {
+	t, errno := dst.file(ctx, newName)
+	if errno != 0 && errno != syscall.ENOENT {
+		return errno
+	}
+	if errno == 0 {
 		if flags&renameNoReplace != 0 {
 			return syscall.EEXIST
 		}
@@ -426,16 +417,12 @@ func (n *itemNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 
 // Rmdir of inline/ succeeds once its attachments are gone (it is shown only while there are some).
 func (n *itemNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	entries, idx, errno := n.files(ctx)
-	if errno != 0 {
-		return errno
-	}
-	e, ok := findFile(entries, idx, name)
+	e, errno := n.file(ctx, name)
 	switch {
-	case !ok && name == inlineDirName && !n.inline:
+	case errno == syscall.ENOENT && name == inlineDirName && !n.inline:
 		return 0
-	case !ok:
-		return syscall.ENOENT
+	case errno != 0:
+		return errno
 	case e.kind != kindInlineDir:
 		return syscall.ENOTDIR
 	}

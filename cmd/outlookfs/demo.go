@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,15 +31,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: outlookfs demo [--tour] MOUNTPOINT\n\nStarts the built-in Graph emulator with a demo mailbox, signs in to it through MSAL\n(device code, approved automatically) and mounts it. Ctrl-C unmounts and exits.")
 		fl.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fl, args)
-	if err != nil {
+	var err error
+	if c.Mountpoint, err = mountpointArg(fl, args); err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fl.Usage()
-		return errors.New("give exactly one mountpoint")
-	}
-	c.Mountpoint = pos[0]
 	if err := os.MkdirAll(c.Mountpoint, 0o755); err != nil {
 		return err
 	}

@@ -79,15 +79,10 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: outlookfs mount MOUNTPOINT [flags]")
 		fl.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fl, args)
-	if err != nil {
+	var err error
+	if c.Mountpoint, err = mountpointArg(fl, args); err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fl.Usage()
-		return errors.New("give exactly one mountpoint")
-	}
-	c.Mountpoint = pos[0]
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A soft limit keeps the daemon small: Badger allocates a throw-away buffer for every
 		// 4 MiB chunk it writes, and without a limit the heap holds on to them for a while
@@ -133,6 +128,19 @@ func (c *mountConfig) fromAuth(ctx context.Context) error {
 	}
 	c.tokens = ts
 	return nil
+}
+
+// mountpointArg parses the flags and returns the one positional argument, the mountpoint.
+func mountpointArg(fl *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterspersed(fl, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fl.Usage()
+		return "", errors.New("give exactly one mountpoint")
+	}
+	return pos[0], nil
 }
 
 // parseInterspersed parses flags given before, between or after positional arguments, so
