@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
 )
 
@@ -321,6 +323,33 @@ func TestReadEveryKind(t *testing.T) {
 		if st.Size() != int64(len(b)) {
 			t.Errorf("%s: stat size %d, content %d bytes", name, st.Size(), len(b))
 		}
+	}
+	// sha256sum through the mount of every kind equals the hash of Graph's own $value, fetched
+	// with the graph client (not through the mount).
+	client, err := graph.New(graph.Config{BaseURL: h.srv.GraphURL, Tokens: graph.StaticToken(h.mb.Token()), HTTPClient: h.srv.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]string{"Forwarded": "Forwarded.eml", "Meeting": "Meeting.ics", "Alice": "Alice.vcf", "report.pdf": "report.pdf", "logo.png": "inline/logo@contoso"}
+	for _, a := range h.mb.Attachments(id) {
+		file, ok := byName[a.Name]
+		if !ok {
+			continue
+		}
+		rc, _, err := client.DownloadAttachment(t.Context(), graph.ItemRef{Kind: graph.KindMessage, ID: id}, a.ID)
+		if err != nil {
+			t.Fatalf("$value of %s: %v", a.Name, err)
+		}
+		want, _ := io.ReadAll(rc)
+		rc.Close()
+		got := h.must("sha256sum", filepath.Join(dir, file))
+		if !strings.HasPrefix(got, fmt.Sprintf("%x", sha256sum(want))) {
+			t.Errorf("sha256sum %s = %s, want the hash of its $value (%d bytes)", file, got[:16], len(want))
+		}
+		delete(byName, a.Name)
+	}
+	if len(byName) != 0 {
+		t.Errorf("not checked: %v", byName)
 	}
 	// read-only kinds refuse writes
 	if out, err := h.run("sh", "-c", "echo x > '"+filepath.Join(dir, "Forwarded.eml")+"'"); err == nil {
