@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,7 +34,6 @@ type fileNode struct {
 	spoolID      string            // the local file in the spool, while there is one
 	active       *spool.File       // the spool file being written, while it is open for writing
 	dirty        bool              // written, truncated or created since the last flush
-	replaces     string            // attachment to delete once this file is attached (rename over it)
 	writers      int
 	gone         bool // unlinked
 	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
@@ -550,7 +550,6 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		return toErrno(err)
 	}
 	n.attached(id, m)
-	n.deleteReplaced(ctx)
 	return 0
 }
 
@@ -583,22 +582,6 @@ func (n *fileNode) settle() {
 	if m, ok := n.fs.opts.Spool.Get(id); ok && m.State == spool.StateAttached && m.AttachmentID != "" {
 		n.attached(id, m)
 	}
-}
-
-// deleteReplaced removes the attachment a rename landed on, now that its successor is attached.
-func (n *fileNode) deleteReplaced(ctx context.Context) {
-	n.mu.Lock()
-	old, item := n.replaces, n.item
-	n.replaces = ""
-	n.mu.Unlock()
-	if old == "" {
-		return
-	}
-	if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, old); err != nil && !graph.IsNotFound(err) {
-		n.fs.log.Error("the new version is attached but the old one could not be deleted; delete it by hand", "item", item.String(), "err", err)
-		return
-	}
-	n.fs.forgetAttachment(item, old)
 }
 
 // Release comes after the last flush of a descriptor; its errors reach nobody. A file still
@@ -637,7 +620,22 @@ func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, repl
 		n.writeMu.Unlock()
 		return syscall.EXDEV
 	}
-	if err := n.fs.opts.Spool.Rename(ctx, id, item, newName, isScratch(newName)); err != nil {
+	sp := n.fs.opts.Spool
+	if replaces != "" {
+		// The spool deletes the attachment the file lands on once the file is attached, even
+		// across a restart. A file attached already (its upload raced this rename) cannot take
+		// it over: that one is deleted here.
+		if err := sp.SetReplaces(id, replaces); errors.Is(err, spool.ErrCommitted) {
+			if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, replaces); err != nil && !graph.IsNotFound(err) {
+				n.fs.log.Error("could not delete the attachment a file was renamed over; delete it by hand", "name", newName, "err", err)
+			}
+			n.fs.forgetAttachment(item, replaces)
+		} else if err != nil {
+			n.writeMu.Unlock()
+			return toErrno(err)
+		}
+	}
+	if err := sp.Rename(ctx, id, item, newName, isScratch(newName)); err != nil {
 		n.writeMu.Unlock()
 		n.fs.log.Error("could not rename a local file", "name", n.name, "to", newName, "err", err)
 		return toErrno(err)
@@ -645,23 +643,12 @@ func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, repl
 	oldItem := n.item
 	n.mu.Lock()
 	n.name, n.item = newName, item
-	if replaces != "" {
-		n.replaces = replaces
-	}
 	n.mu.Unlock()
 	n.writeMu.Unlock()
 	n.fs.itemListing(oldItem.ID).invalidate()
 	n.fs.itemListing(item.ID).invalidate()
 	// A closed scratch file renamed to an ordinary name is what attaches it (rsync, LibreOffice).
-	if wasScratch && !isScratch(newName) && !open {
-		if n.fs.opts.Async {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-				defer cancel()
-				n.waitUpload(ctx, id)
-			}()
-			return 0
-		}
+	if wasScratch && !isScratch(newName) && !open && !n.fs.opts.Async {
 		return n.waitUpload(ctx, id)
 	}
 	return 0

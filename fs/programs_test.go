@@ -411,3 +411,37 @@ func (h *harness) spoolWait(t *testing.T, itemID, name string) {
 }
 
 var _ = graphtest.Options{}
+
+// With --async, rsync's temp file renamed over an attachment replaces it too: the spool deletes
+// the old attachment once the new one is attached (durably, not from a goroutine of the mount).
+func TestRsyncAsyncReplace(t *testing.T) {
+	h := newHarness(t, harnessOptions{async: true})
+	id, dir := h.draft("Rsync async")
+	srcDir := t.TempDir()
+	v1 := bytes.Repeat([]byte("1"), 4000)
+	os.WriteFile(filepath.Join(srcDir, "a.txt"), v1, 0o644)
+	h.must("rsync", "-a", srcDir+"/", dir+"/")
+	h.waitAll(t, id)
+	h.wantAttachments(id, map[string][]byte{"a.txt": v1})
+	v2 := bytes.Repeat([]byte("2"), 5000)
+	os.WriteFile(filepath.Join(srcDir, "a.txt"), v2, 0o644)
+	h.must("rsync", "-a", srcDir+"/", dir+"/")
+	h.waitAll(t, id)
+	h.wantAttachments(id, map[string][]byte{"a.txt": v2})
+	if got := h.must("cat", filepath.Join(dir, "a.txt")); got != string(v2) {
+		t.Errorf("a.txt reads %d bytes, want the new version", len(got))
+	}
+	h.noScratchUploaded()
+}
+
+// waitAll waits, through the spool's wait API, for every upload into an item.
+func (h *harness) waitAll(t *testing.T, itemID string) {
+	t.Helper()
+	for _, m := range h.spool.All() {
+		if m.Item.ID == itemID && !m.Scratch {
+			if _, err := h.spool.Wait(t.Context(), m.ID, nil); err != nil {
+				t.Fatalf("upload of %s: %v", m.Name, err)
+			}
+		}
+	}
+}

@@ -250,6 +250,27 @@ func (s *Spool) SetAttr(id string, mode *uint32, mtime *time.Time) error {
 	})
 }
 
+// SetReplaces makes the file replace attachment attID: once the file is attached, attID is
+// deleted (durably: a restart in between still deletes it). fs uses it when a local file is
+// renamed over an attachment, as rsync and GIO do. ErrCommitted if the file is attached already.
+func (s *Spool) SetReplaces(id, attID string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	e, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	return s.update(e, -1, func(r *record) error {
+		if r.State == StateAttached {
+			return ErrCommitted
+		}
+		r.Replaces = attID
+		return nil
+	})
+}
+
 // ReadAt reads a file still held by the spool (through its writer's buffer
 // while it is open). Attached and failed files no longer have their bytes: ErrNotFound.
 func (s *Spool) ReadAt(id string, p []byte, off int64) (int, error) {

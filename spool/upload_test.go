@@ -586,3 +586,37 @@ func TestRenameToScratchTakesItOutOfTheQueue(t *testing.T) {
 	}
 	mustAttach(t, s, fk, f.ID(), testItem, "notes.txt", []byte("notes"))
 }
+
+// A scratch file renamed over an attachment (rsync's temp file + rename) replaces it: SetReplaces
+// before the rename, and the old attachment is deleted once the new one is attached. Once a file
+// is attached, SetReplaces is refused.
+func TestSetReplacesThenRename(t *testing.T) {
+	fk := newFake(testItem)
+	fk.items[testItem] = []fakeAtt{{ID: "v1", Name: "doc.txt", Data: []byte("version 1")}}
+	s := openT(t, Options{Uploader: fk})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: ".doc.txt.XyZ123", Scratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("version 2")
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetReplaces(f.ID(), "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(ctx, f.ID(), testItem, "doc.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	mustAttach(t, s, fk, f.ID(), testItem, "doc.txt", data)
+	waitFor(t, 10*time.Second, "the replaced attachment to be deleted", func() bool {
+		return len(fk.attachments(testItem)) == 1
+	})
+	if err := s.SetReplaces(f.ID(), "v9"); !errors.Is(err, ErrCommitted) && !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetReplaces on an attached file: %v, want ErrCommitted", err)
+	}
+}
