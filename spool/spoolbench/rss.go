@@ -62,6 +62,10 @@ func PeakRSS(ctx context.Context, dir string, files int, size int64) (RSSResult,
 		"SPOOLBENCH_ITEMS="+strings.Join(items, ","),
 		"SPOOLBENCH_SIZE="+strconv.FormatInt(size, 10),
 	)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// As `outlookfs mount` runs: it sets a 48 MiB soft memory limit (cmd/outlookfs/mount.go).
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT=48MiB")
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if os.Getenv("SPOOLBENCH_VERBOSE") != "" {
