@@ -46,6 +46,9 @@ type fileNode struct {
 	size   int64 // true byte length when known, else -1
 }
 
+// preferredIOSize is st_blksize of files: the largest write the kernel sends us (MaxWrite).
+const preferredIOSize = 1 << 20
+
 // handle is a file handle: go-fuse needs a real one for Release to come.
 type handle struct {
 	write bool
@@ -136,6 +139,9 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	out.Mode = syscall.S_IFREG | n.perm()
 	out.Size = uint64(size)
 	out.Blocks = (uint64(size) + 511) / 512
+	// A large preferred I/O size makes cp, dd-less tools and GIO write 1 MiB at a time (the
+	// kernel's FUSE maximum) instead of 128 KiB: eight times fewer requests into the spool.
+	out.Blksize = preferredIOSize
 	out.Nlink = 1
 	n.mu.Lock()
 	t := n.mtime
