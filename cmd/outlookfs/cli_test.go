@@ -308,3 +308,23 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("run(frobnicate) = %d, %q", code, stderr.String())
 	}
 }
+
+// outlookfs unmount ends a mount; the mounting process notices and exits 0.
+func TestUnmountCommand(t *testing.T) {
+	info := startEmulatorProcess(t)
+	dir, _, logs, done := mountProcess(t, info)
+	if out, err := exec.Command(builtBinary, "unmount", dir).CombinedOutput(); err != nil {
+		t.Fatalf("outlookfs unmount: %v %s", err, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("outlookfs mount exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("outlookfs mount did not exit after outlookfs unmount")
+	}
+	if isMountpoint(dir) {
+		t.Error("still mounted")
+	}
+}
