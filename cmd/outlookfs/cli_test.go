@@ -328,3 +328,61 @@ func TestUnmountCommand(t *testing.T) {
 		t.Error("still mounted")
 	}
 }
+
+// The user journey: login once with the settings, then whoami and mount with none of them
+// (login saved them in the profile's config), signing in silently through MSAL's token cache.
+func TestLoginThenMountWithoutFlags(t *testing.T) {
+	info := startEmulatorProcess(t)
+	home := t.TempDir()
+	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(builtBinary, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("outlookfs %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := run("login", "--authority", info.Authority, "--client-id", info.ClientID, "--graph-url", info.Graph, "--ca-file", info.CA)
+	if !strings.Contains(out, "Signed in as") || !strings.Contains(out, "Saved") {
+		t.Fatalf("login said:\n%s", out)
+	}
+	if out := run("whoami"); !strings.Contains(out, info.Mailbox) {
+		t.Errorf("whoami without flags:\n%s", out)
+	}
+	dir := filepath.Join(home, "mnt")
+	os.Mkdir(dir, 0o755)
+	cmd := exec.Command(builtBinary, "mount", dir)
+	cmd.Env = env
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if isMountpoint(dir) {
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("mount log:\n%s", logs.String())
+		}
+	})
+	waitMounted(t, dir, done)
+	if out, err := exec.Command("cp", "/etc/hostname", filepath.Join(dir, "drafts", "Quarterly report", "h.txt")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Errorf("mount exited with %v", err)
+	}
+	for _, secret := range []string{info.Token, "authtoken"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the mount's log contains %q", secret)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -89,4 +90,110 @@ func parseConfig(name string, sc *bufio.Scanner, profile string) (map[string]str
 		global[k] = v
 	}
 	return global, nil
+}
+
+// rememberable are the settings `outlookfs login` writes into the profile's section of the
+// config file when they were given as flags, so that mount, whoami and logout need not repeat them.
+var rememberable = []string{"cloud", "authority", "client-id", "tenant", "graph-url", "mailbox", "ca-file"}
+
+// remember saves the rememberable settings given on the command line in the profile's section
+// of the config file (created 0600 in a 0700 directory), replacing older values of those keys
+// and keeping every other line. It returns the names it saved.
+func (c *Config) remember() ([]string, error) {
+	values := map[string]string{}
+	for _, s := range c.settings() {
+		for _, r := range rememberable {
+			if s.name == r && c.set[r] && *s.p != "" {
+				values[r] = *s.p
+			}
+		}
+	}
+	if len(values) == 0 {
+		return nil, nil
+	}
+	path := filepath.Join(c.ConfigDir, "config")
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("auth: config file: %w", err)
+	}
+	text := updateSection(string(old), c.Profile, values)
+	if err := os.MkdirAll(c.ConfigDir, 0o700); err != nil {
+		return nil, fmt.Errorf("auth: config directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(c.ConfigDir, ".config-*")
+	if err != nil {
+		return nil, fmt.Errorf("auth: config file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("auth: config file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("auth: config file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("auth: config file: %w", err)
+	}
+	names := make([]string, 0, len(values))
+	for _, r := range rememberable {
+		if _, ok := values[r]; ok {
+			names = append(names, r)
+		}
+	}
+	return names, nil
+}
+
+// updateSection sets keys in [section] of a config file's text (adding the section at the end
+// when it is missing) and leaves every other line as it was.
+func updateSection(text, section string, values map[string]string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if text == "" {
+		lines = nil
+	}
+	var out []string
+	in, found := false, false
+	pending := map[string]string{}
+	for k, v := range values {
+		pending[k] = v
+	}
+	flush := func() {
+		for _, k := range rememberable {
+			if v, ok := pending[k]; ok {
+				out = append(out, k+" = "+v)
+				delete(pending, k)
+			}
+		}
+	}
+	for _, line := range lines {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+			if in {
+				flush()
+			}
+			in = strings.TrimSpace(t[1:len(t)-1]) == section
+			found = found || in
+			out = append(out, line)
+			continue
+		}
+		if in {
+			if k, _, ok := strings.Cut(t, "="); ok {
+				if _, replace := values[strings.ToLower(strings.TrimSpace(k))]; replace {
+					continue // written again by flush
+				}
+			}
+		}
+		out = append(out, line)
+	}
+	if in {
+		flush()
+	}
+	if !found {
+		if len(out) > 0 {
+			out = append(out, "")
+		}
+		out = append(out, "["+section+"]")
+		flush()
+	}
+	return strings.Join(out, "\n") + "\n"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,6 +80,13 @@ func Login(ctx context.Context, cfg *Config, out io.Writer) error {
 	}
 	log.Info("auth: signed in", "profile", cfg.Profile, "account", res.Account.PreferredUsername)
 	fmt.Fprintf(out, "Signed in as %s (profile %s).\n", accountName(res.Account, res.IDToken.Name), cfg.Profile)
+	saved, err := cfg.remember()
+	if err != nil {
+		log.Warn("auth: could not save the sign-in settings in the config file; give them again to mount", "err", err)
+	} else if len(saved) > 0 {
+		fmt.Fprintf(out, "Saved %s for profile %s in %s: mount, whoami and logout use them.\n",
+			strings.Join(saved, ", "), cfg.Profile, filepath.Join(cfg.ConfigDir, "config"))
+	}
 	return nil
 }
 
