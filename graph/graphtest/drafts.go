@@ -78,21 +78,7 @@ func (e *Emulator) draftsFolder(c *call) {
 func (e *Emulator) messagesCollection(c *call) {
 	switch c.r.Method {
 	case http.MethodGet:
-		sel, ok := parseSelect(c, "microsoft.graph.message", messageProps)
-		if !ok {
-			return
-		}
-		top, skip, ok := paging(c, false)
-		if !ok {
-			return
-		}
-		all := c.mb.Drafts()
-		lo, hi, more := window(len(all), skip, top)
-		page := make([]map[string]any, 0, hi-lo)
-		for _, it := range all[lo:hi] {
-			page = append(page, project(messageJSON(it), sel))
-		}
-		writePage(c, metadataURL(c)+"/messages", page, skip, top, more, false)
+		itemPage(c, "microsoft.graph.message", messageProps, c.mb.Drafts(), messageJSON, "messages", false)
 	case http.MethodPost:
 		var in struct {
 			Subject *string `json:"subject"`

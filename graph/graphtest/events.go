@@ -74,22 +74,9 @@ func preferredZone(r *http.Request) *time.Location {
 func (e *Emulator) eventsCollection(c *call) {
 	switch c.r.Method {
 	case http.MethodGet:
-		sel, ok := parseSelect(c, "microsoft.graph.event", eventProps)
-		if !ok {
-			return
-		}
-		top, skip, ok := paging(c, false)
-		if !ok {
-			return
-		}
-		all := c.mb.Events()
 		loc := preferredZone(c.r)
-		lo, hi, more := window(len(all), skip, top)
-		page := make([]map[string]any, 0, hi-lo)
-		for _, it := range all[lo:hi] {
-			page = append(page, project(eventJSON(it, loc, c.mb.upn), sel))
-		}
-		writePage(c, metadataURL(c)+"/events", page, skip, top, more, false)
+		render := func(it StoredItem) map[string]any { return eventJSON(it, loc, c.mb.upn) }
+		itemPage(c, "microsoft.graph.event", eventProps, c.mb.Events(), render, "events", false)
 	case http.MethodPost:
 		e.postEvent(c)
 	default:
@@ -139,14 +126,6 @@ func (e *Emulator) calendarView(c *call) {
 	if !ok {
 		return
 	}
-	sel, ok := parseSelect(c, "microsoft.graph.event", eventProps)
-	if !ok {
-		return
-	}
-	top, skip, ok := paging(c, true)
-	if !ok {
-		return
-	}
 	var in []StoredItem
 	for _, it := range c.mb.Events() {
 		if it.Start.Before(end) && it.End.After(start) {
@@ -154,12 +133,8 @@ func (e *Emulator) calendarView(c *call) {
 		}
 	}
 	loc := preferredZone(c.r)
-	lo, hi, more := window(len(in), skip, top)
-	page := make([]map[string]any, 0, hi-lo)
-	for _, it := range in[lo:hi] {
-		page = append(page, project(eventJSON(it, loc, c.mb.upn), sel))
-	}
-	writePage(c, metadataURL(c)+"/calendarView", page, skip, top, more, true)
+	render := func(it StoredItem) map[string]any { return eventJSON(it, loc, c.mb.upn) }
+	itemPage(c, "microsoft.graph.event", eventProps, in, render, "calendarView", true)
 }
 
 // viewWindow reads startDateTime and endDateTime (required).

@@ -145,3 +145,22 @@ func window(n, skip, top int) (lo, hi int, more bool) {
 func metadataURL(c *call) string {
 	return baseURL(c.r) + "/v1.0/$metadata#users('" + url.PathEscape(c.mb.upn) + "')"
 }
+
+// itemPage answers a paged GET of items: $select against props, $top/$skip (or a skip token
+// when opaque), one page of render(item), and @odata.nextLink while more remain.
+func itemPage(c *call, typeName string, props []string, items []StoredItem, render func(StoredItem) map[string]any, entitySet string, opaque bool) {
+	sel, ok := parseSelect(c, typeName, props)
+	if !ok {
+		return
+	}
+	top, skip, ok := paging(c, opaque)
+	if !ok {
+		return
+	}
+	lo, hi, more := window(len(items), skip, top)
+	page := make([]map[string]any, 0, hi-lo)
+	for _, it := range items[lo:hi] {
+		page = append(page, project(render(it), sel))
+	}
+	writePage(c, metadataURL(c)+"/"+entitySet, page, skip, top, more, opaque)
+}
