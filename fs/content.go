@@ -43,6 +43,8 @@ func (f *FS) fillCache(ctx context.Context, item graph.ItemRef, id string) error
 	if c.Has(id) {
 		return nil
 	}
+	f.fills.beginWhole(id)
+	defer f.fills.endWhole(id)
 	body := &lazyBody{open: func() (io.ReadCloser, error) {
 		rc, _, err := f.opts.Backend.DownloadAttachment(ctx, item, id)
 		return rc, err

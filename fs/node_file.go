@@ -51,7 +51,8 @@ const preferredIOSize = 1 << 20
 
 // handle is a file handle: go-fuse needs a real one for Release to come.
 type handle struct {
-	write bool
+	write  bool
+	stream *stream // sequential reads of an attachment, straight from its download
 }
 
 var (
@@ -244,6 +245,12 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	h := &handle{write: flags&syscall.O_ACCMODE != syscall.O_RDONLY}
 	if !h.write {
+		n.mu.Lock()
+		att, kind, spoolID := n.att, n.kind, n.spoolID
+		n.mu.Unlock()
+		if att != nil && spoolID == "" && kind != kindReference && !n.fs.opts.Cache.Has(att.ID) {
+			h.stream = &stream{fs: n.fs, item: n.item, id: att.ID}
+		}
 		return h, 0, 0
 	}
 	n.mu.Lock()
@@ -282,7 +289,11 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			got = copy(dest, text[off:])
 		}
 	case att != nil:
-		got, err = n.fs.readAttachment(ctx, n.item, att.ID, dest, off)
+		if h, ok := fh.(*handle); ok && h.stream != nil && h.stream.id == att.ID {
+			got, err = h.stream.ReadAt(ctx, dest, off)
+		} else {
+			got, err = n.fs.readAttachment(ctx, n.item, att.ID, dest, off)
+		}
 	}
 	if err != nil && !isEOF(err) {
 		n.fs.log.Error("read failed", "name", n.name, "err", err)
@@ -594,6 +605,9 @@ func (n *fileNode) settle() {
 // dirty here (a writer that died before its flush) is committed, so nothing written is lost.
 func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	h, ok := fh.(*handle)
+	if ok && h.stream != nil {
+		h.stream.close()
+	}
 	if !ok || !h.write {
 		return 0
 	}

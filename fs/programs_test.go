@@ -445,3 +445,58 @@ func (h *harness) waitAll(t *testing.T, itemID string) {
 		}
 	}
 }
+
+// Reads stream: the first bytes of an attachment are served from its download as it arrives
+// (head leaves it uncached: it was not downloaded whole first); a whole read fills the cache,
+// and later reads need no request at all.
+func TestStreamingRead(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Stream")
+	_, data := writeSource(t, 9*mib+123, 77)
+	attID := h.mb.AddFileAttachment(id, "big.bin", "application/octet-stream", data)
+	_, data2 := writeSource(t, 6*mib+5, 78)
+	h.mb.AddFileAttachment(id, "two.bin", "application/octet-stream", data2)
+	_, data3 := writeSource(t, 7*mib+9, 79)
+	h.mb.AddFileAttachment(id, "three.bin", "application/octet-stream", data3)
+	p := filepath.Join(dir, "big.bin")
+	if got := h.must("sh", "-c", "head -c 1000 '"+p+"'"); got != string(data[:1000]) {
+		t.Fatalf("head -c 1000 read %d bytes that differ", len(got))
+	}
+	if h.fsys.opts.Cache.Has(attID) {
+		t.Errorf("head -c 1000 downloaded the whole attachment into the cache before answering")
+	}
+	got := h.must("cat", p)
+	if got != string(data) {
+		t.Fatalf("cat read %d bytes, want %d", len(got), len(data))
+	}
+	if !h.fsys.opts.Cache.Has(attID) {
+		t.Errorf("a whole read did not fill the content cache")
+	}
+	h.srv.Emulator.Reset()
+	if got := h.must("sha256sum", p); !strings.HasPrefix(got, fmt.Sprintf("%x", sha256sum(data))) {
+		t.Errorf("sha256sum = %s", got)
+	}
+	for _, r := range h.srv.Emulator.Requests() {
+		if strings.HasSuffix(r.Path, "/$value") {
+			t.Errorf("a cached attachment was downloaded again: %s %s", r.Method, r.Path)
+		}
+	}
+	// Uncached again: a read that starts in the middle, and two readers at once, read right.
+	p2 := filepath.Join(dir, "two.bin")
+	mid := h.must("sh", "-c", fmt.Sprintf("dd if='%s' bs=4096 skip=1000 count=3 status=none", p2))
+	if mid != string(data2[1000*4096:1003*4096]) {
+		t.Errorf("dd skip=1000 read %d bytes that differ", len(mid))
+	}
+	p3 := filepath.Join(dir, "three.bin")
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := h.run("cat", p3); err != nil || got != string(data3) {
+				t.Errorf("concurrent cat: %v, %d bytes", err, len(got))
+			}
+		}()
+	}
+	wg.Wait()
+}
