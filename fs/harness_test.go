@@ -38,9 +38,14 @@ type harness struct {
 	spool  *spool.Spool
 	server *fuse.Server
 	logs   *bytes.Buffer
+	// spoolDir is where the spool lives; close unmounts and closes it (also done at cleanup).
+	spoolDir string
+	close    func()
 }
 
 type harnessOptions struct {
+	srv      *graphtest.Server // reuse this emulator (and its mailbox) instead of starting one
+	spoolDir string            // reuse this spool (a remount) instead of a new one
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64
@@ -51,8 +56,16 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Fatalf("these tests need /dev/fuse: %v", err)
 	}
-	srv := graphtest.StartT(t, ho.emu)
-	mb := srv.Emulator.AddMailbox(testUPN)
+	srv := ho.srv
+	if srv == nil {
+		srv = graphtest.StartT(t, ho.emu)
+		srv.Emulator.AddMailbox(testUPN)
+	}
+	mb := srv.Emulator.Mailbox(testUPN)
+	spoolDir := ho.spoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(t.TempDir(), "spool")
+	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	client, err := graph.New(graph.Config{BaseURL: srv.GraphURL, Tokens: graph.StaticToken(mb.Token()),
@@ -61,7 +74,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sp, err := spool.Open(ctx, spool.Options{Dir: filepath.Join(t.TempDir(), "spool"), Uploader: client, Logger: log})
+	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +89,14 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, mb: mb, dir: dir, fsys: f, spool: sp, server: server, logs: logs}
-	t.Cleanup(func() {
+	h := &harness{t: t, srv: srv, mb: mb, dir: dir, fsys: f, spool: sp, server: server, logs: logs, spoolDir: spoolDir}
+	h.close = sync.OnceFunc(func() {
 		unmount(t, server, dir)
 		sp.Close()
 		cc.Close()
+	})
+	t.Cleanup(func() {
+		h.close()
 		if t.Failed() {
 			t.Logf("filesystem log:\n%s", logs.String())
 		}
