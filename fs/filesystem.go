@@ -30,7 +30,7 @@ type FS struct {
 	// noticed: background uploads shown before the listing had them, with the listing's
 	// fetch count when first shown (see withRecentUploads)
 	noticed map[string]uint64
-	fills fills // who fills the content cache with what (see stream.go)
+	fills   fills // who fills the content cache with what (see stream.go)
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
 }

@@ -44,8 +44,8 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	srv      *graphtest.Server // reuse this emulator (and its mailbox) instead of starting one
-	spoolDir string            // reuse this spool (a remount) instead of a new one
+	srv         *graphtest.Server // reuse this emulator (and its mailbox) instead of starting one
+	spoolDir    string            // reuse this spool (a remount) instead of a new one
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64

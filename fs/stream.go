@@ -26,7 +26,7 @@ type stream struct {
 	mu      sync.Mutex
 	started bool
 	body    io.ReadCloser
-	feed    chan []byte   // copies of what was read, for the cache's Fill; nil once teeing stopped
+	feed    chan []byte // copies of what was read, for the cache's Fill; nil once teeing stopped
 	pw      *io.PipeWriter
 	pos     int64         // offset of the next byte of body
 	done    chan struct{} // closed when Fill returned
