@@ -30,9 +30,9 @@ var _ Backend = (*graph.Client)(nil)
 
 // Options configure a mounted mailbox.
 type Options struct {
-	Backend Backend
-	Spool   *spool.Spool
-	Cache   *cache.Cache
+	Backend Backend      // required
+	Spool   *spool.Spool // required: where written files wait for their upload
+	Cache   *cache.Cache // required: listings survive remounts, attachments are read through it
 	Logger  *slog.Logger
 
 	// Async makes close(2) return once the file is durably in the spool instead of
