@@ -53,13 +53,9 @@ func Attach(ctx context.Context, dir string, size, bandwidth int64, latency time
 	if err != nil {
 		return res, err
 	}
-	for off := int64(0); off < size; {
-		p := piece(block, off, size)
-		if _, err := pf.WriteAt(p, off); err != nil {
-			pf.Close()
-			return res, err
-		}
-		off += int64(len(p))
+	if err := writeAll(pf, block, size); err != nil {
+		pf.Close()
+		return res, err
 	}
 	direct := graph.ItemRef{ID: mb.AddDraft("direct")}
 	start := time.Now()

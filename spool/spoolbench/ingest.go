@@ -41,13 +41,9 @@ func Ingest(ctx context.Context, dir string, size int64) (IngestResult, error) {
 		s.Close()
 		return res, err
 	}
-	for off := int64(0); off < size; {
-		p := piece(block, off, size)
-		if _, err := f.WriteAt(p, off); err != nil {
-			s.Close()
-			return res, fmt.Errorf("spool write at %d: %w", off, err)
-		}
-		off += int64(len(p))
+	if err := writeAll(f, block, size); err != nil {
+		s.Close()
+		return res, fmt.Errorf("spool: %w", err)
 	}
 	if err := f.Commit(ctx); err != nil {
 		s.Close()
@@ -63,13 +59,9 @@ func Ingest(ctx context.Context, dir string, size int64) (IngestResult, error) {
 	if err != nil {
 		return res, err
 	}
-	for off := int64(0); off < size; {
-		p := piece(block, off, size)
-		if _, err := pf.WriteAt(p, off); err != nil {
-			pf.Close()
-			return res, err
-		}
-		off += int64(len(p))
+	if err := writeAll(pf, block, size); err != nil {
+		pf.Close()
+		return res, err
 	}
 	if err := pf.Sync(); err != nil {
 		pf.Close()

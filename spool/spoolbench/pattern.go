@@ -1,6 +1,9 @@
 package spoolbench
 
-import "io"
+import (
+	"fmt"
+	"io"
+)
 
 // writeSize is the size of one write, as cp makes them.
 const writeSize = 128 << 10
@@ -46,4 +49,16 @@ func (r blockReader) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// writeAll writes size bytes of block's pattern to w in block-sized writes.
+func writeAll(w io.WriterAt, block []byte, size int64) error {
+	for off := int64(0); off < size; {
+		p := piece(block, off, size)
+		if _, err := w.WriteAt(p, off); err != nil {
+			return fmt.Errorf("write at %d: %w", off, err)
+		}
+		off += int64(len(p))
+	}
+	return nil
 }
