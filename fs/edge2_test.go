@@ -4,6 +4,7 @@ package fs
 // the server answering with errors.
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"regexp"
@@ -333,8 +334,11 @@ func TestEdgeDraftDeletedMeanwhile(t *testing.T) {
 func TestEdgeDownloadErrors(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	id, dir := h.draft("Downloads")
-	h.mb.AddFileAttachment(id, "a.bin", "application/octet-stream", []byte("aaaa"))
-	h.mb.AddFileAttachment(id, "b.bin", "application/octet-stream", []byte("bbbb"))
+	// Large enough that the listing does not fetch their contents with it (prefetchSmall):
+	// reading them must go to $value.
+	aData := bytes.Repeat([]byte("a"), 5<<20/2)
+	h.mb.AddFileAttachment(id, "a.bin", "application/octet-stream", aData)
+	h.mb.AddFileAttachment(id, "b.bin", "application/octet-stream", bytes.Repeat([]byte("b"), 5<<20/2))
 	h.must("ls", dir)
 	for _, c := range []struct {
 		name   string
@@ -348,7 +352,7 @@ func TestEdgeDownloadErrors(t *testing.T) {
 		}
 		h.srv.Emulator.Reset()
 	}
-	if got := h.must("cat", filepath.Join(dir, "a.bin")); got != "aaaa" {
-		t.Errorf("after the fault, a.bin reads %q", got)
+	if got := h.must("cat", filepath.Join(dir, "a.bin")); got != string(aData) {
+		t.Errorf("after the fault, a.bin reads %d bytes, want %d", len(got), len(aData))
 	}
 }

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -99,9 +100,47 @@ func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.A
 		a, err := f.opts.Backend.ListAttachments(ctx, item)
 		if err == nil {
 			f.putMeta("att/"+item.ID, a)
+			f.prefetchSmall(ctx, item, a)
 		}
 		return a, err
 	})
+}
+
+// smallContentLimit bounds the listed size of the attachments prefetchSmall fetches in one go.
+const smallContentLimit = 4 << 20
+
+// prefetchSmall learns the true sizes of an item's small file attachments in one request: when
+// there are several whose size is unknown and Graph's (larger) listed sizes add up to little,
+// it lists them with their contents and keeps those in the content cache. Otherwise each size
+// costs a $value request on the first stat (ls -l of a draft with 500 small attachments would
+// make 500 requests).
+func (f *FS) prefetchSmall(ctx context.Context, item graph.ItemRef, atts []graph.Attachment) {
+	unknown, total := 0, int64(0)
+	for _, a := range atts {
+		if a.Kind != graph.FileAttachment {
+			continue
+		}
+		if _, ok := f.opts.Cache.Size(a.ID); !ok {
+			unknown++
+			total += a.Size
+		}
+	}
+	if unknown < 2 || total > smallContentLimit {
+		return
+	}
+	_, content, err := f.opts.Backend.ListAttachmentsWithContent(ctx, item)
+	if err != nil {
+		f.log.Debug("could not prefetch small attachments; sizes come one by one", "err", err)
+		return
+	}
+	for id, b := range content {
+		if f.opts.Cache.Has(id) {
+			continue
+		}
+		if _, err := f.opts.Cache.Fill(ctx, id, bytes.NewReader(b)); err != nil {
+			f.log.Debug("could not cache a small attachment", "err", err)
+		}
+	}
 }
 
 func (f *FS) putMeta(key string, v any) {

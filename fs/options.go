@@ -22,6 +22,7 @@ type Backend interface {
 	DeleteDraft(ctx context.Context, id string) error
 	ListEvents(ctx context.Context, start, end time.Time) ([]graph.Event, error)
 	ListAttachments(ctx context.Context, item graph.ItemRef) ([]graph.Attachment, error)
+	ListAttachmentsWithContent(ctx context.Context, item graph.ItemRef) ([]graph.Attachment, map[string][]byte, error)
 	DownloadAttachment(ctx context.Context, item graph.ItemRef, id string) (io.ReadCloser, int64, error)
 	DeleteAttachment(ctx context.Context, item graph.ItemRef, id string) error
 }

@@ -525,3 +525,35 @@ func TestAsyncSurvivesRemount(t *testing.T) {
 		}
 	}
 }
+
+// ls -l of a draft with many small attachments learns their true sizes from one listing with
+// contents, not from one $value request each; the sizes are the bytes.
+func TestLsManySmallAttachments(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Many small")
+	sizes := map[string]int{}
+	for i := 0; i < 50; i++ {
+		name := fmt.Sprintf("s%02d.txt", i)
+		sizes[name] = 10 + i*37
+		h.mb.AddFileAttachment(id, name, "text/plain", bytes.Repeat([]byte("x"), sizes[name]))
+	}
+	h.srv.Emulator.Reset()
+	out := h.must("ls", "-l", dir)
+	for name, n := range sizes {
+		if !strings.Contains(out, fmt.Sprintf(" %d ", n)) || !strings.Contains(out, name) {
+			t.Errorf("ls -l does not show %s with %d bytes", name, n)
+		}
+	}
+	values := 0
+	for _, r := range h.srv.Emulator.Requests() {
+		if strings.HasSuffix(r.Path, "/$value") {
+			values++
+		}
+	}
+	if values != 0 {
+		t.Errorf("%d $value requests for the sizes of small attachments, want 0", values)
+	}
+	if got := h.must("cat", filepath.Join(dir, "s07.txt")); len(got) != sizes["s07.txt"] {
+		t.Errorf("s07.txt reads %d bytes", len(got))
+	}
+}
