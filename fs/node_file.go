@@ -103,15 +103,24 @@ func (n *fileNode) refresh(e fileEntry, writableItem bool) {
 }
 
 // vanish tells the kernel to forget this file's name: a file whose upload failed is not in the
-// item any more. It runs in the background: go-fuse warns against notifying from inside an
-// operation, and no lock of ours may be held.
+// item any more, and a program that looks right after its close failed must not find it. No lock
+// of ours is held; the notification runs aside and is waited for a moment only (go-fuse warns
+// that notifying from inside an operation can deadlock; a flush is not an operation on the
+// directory the kernel then locks, but the wait is bounded all the same).
 func (n *fileNode) vanish() {
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		name, parent := n.Parent()
 		if parent != nil {
 			parent.NotifyEntry(name)
 		}
 	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		n.fs.log.Debug("the kernel took long to forget a failed file's name", "name", n.name)
+	}
 }
 
 func (n *fileNode) markGone() {
