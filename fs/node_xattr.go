@@ -39,6 +39,9 @@ func (n *fileNode) state() string {
 		case spool.StateAttached:
 			return "attached"
 		}
+		if m.Abandoned {
+			return "abandoned: its writer never closed it before outlookfs stopped, so it will not be attached"
+		}
 		return "spooled"
 	}
 	if att != nil {
