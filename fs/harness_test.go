@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -37,7 +36,7 @@ type harness struct {
 	fsys   *FS
 	spool  *spool.Spool
 	server *fuse.Server
-	logs   *bytes.Buffer
+	logs   *logBuffer
 	// spoolDir is where the spool lives; close unmounts and closes it (also done at cleanup).
 	spoolDir string
 	close    func()
@@ -66,8 +65,8 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if spoolDir == "" {
 		spoolDir = filepath.Join(t.TempDir(), "spool")
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	client, err := graph.New(graph.Config{BaseURL: srv.GraphURL, Tokens: graph.StaticToken(mb.Token()),
 		HTTPClient: srv.HTTPClient(), Logger: log})
 	if err != nil {
@@ -124,15 +123,22 @@ func unmount(t *testing.T, server *fuse.Server, dir string) {
 	}
 }
 
-type lockedWriter struct {
+// logBuffer collects the mount's log; safe to read while the mount writes.
+type logBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // run runs a program (outside the mount) with a timeout and returns its combined output.
