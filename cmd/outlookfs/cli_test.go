@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func isMountpoint(dir string) bool {
 
 // mountProcess runs `outlookfs mount DIR` against the emulator with a token file, in its own
 // XDG directories, and waits until it is mounted.
-func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *bytes.Buffer, done chan error) {
+func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *syncBuffer, done chan error) {
 	t.Helper()
 	home := t.TempDir()
 	tokenFile := filepath.Join(home, "token")
@@ -160,7 +161,7 @@ func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string,
 	args := append([]string{"mount", dir, "--graph-url", info.Graph, "--token-file", tokenFile, "--ca-file", info.CA}, extra...)
 	cmd = exec.Command(builtBinary, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
-	logs = &bytes.Buffer{}
+	logs = &syncBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -356,8 +357,8 @@ func TestLoginThenMountWithoutFlags(t *testing.T) {
 	os.Mkdir(dir, 0o755)
 	cmd := exec.Command(builtBinary, "mount", dir)
 	cmd.Env = env
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -385,4 +386,22 @@ func TestLoginThenMountWithoutFlags(t *testing.T) {
 			t.Errorf("the mount's log contains %q", secret)
 		}
 	}
+}
+
+// syncBuffer is a process's stderr that the test may read while the process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
