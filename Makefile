@@ -4,7 +4,7 @@ BIN      := bin/outlookfs
 DEMO_DIR ?= /tmp/outlookfs-demo
 PKGS     := ./...
 
-.PHONY: build test bench demo lint fuzz clean
+.PHONY: build test race bench demo lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/outlookfs
@@ -13,6 +13,10 @@ build:
 # -p 1 keeps the mount tests from fighting the package builds for the 2 CI cores.
 test: build
 	$(GO) test -count=1 -timeout 15m -p 1 $(PKGS)
+
+# The suite under the race detector (slower; -short trims the longest spool cases).
+race: build
+	$(GO) test -race -short -count=1 -timeout 30m -p 1 $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
