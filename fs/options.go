@@ -17,6 +17,7 @@ import (
 // Backend is what the filesystem needs from Graph. *graph.Client satisfies it.
 type Backend interface {
 	ListDrafts(ctx context.Context) ([]graph.Draft, error)
+	DraftsDelta(ctx context.Context, deltaLink string) (graph.DraftChanges, error)
 	CreateDraft(ctx context.Context, subject string) (graph.Draft, error)
 	SetDraftSubject(ctx context.Context, id, subject string) error
 	DeleteDraft(ctx context.Context, id string) error

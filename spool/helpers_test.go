@@ -39,6 +39,9 @@ func openT(t testing.TB, opts Options) *Spool {
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}
+	if opts.CloseGrace == 0 {
+		opts.CloseGrace = 200 * time.Millisecond // fakes that hang until cancelled
+	}
 	s, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -15,6 +15,7 @@ const (
 	DefaultWorkers      = 4
 	DefaultScratchTTL   = time.Hour
 	DefaultAbandonedTTL = 24 * time.Hour
+	DefaultCloseGrace   = 15 * time.Second
 )
 
 // Options configures a Spool.
@@ -28,6 +29,10 @@ type Options struct {
 	Workers      int           // uploads at once; default 4
 	ScratchTTL   time.Duration // closed scratch files expire; default 1h
 	AbandonedTTL time.Duration // never-closed files from a crashed run are kept visible this long; default 24h
+	// CloseGrace bounds how long Close lets a request already on the wire finish; default 15s.
+	// Cutting one leaves its outcome unknown: the server may still create the attachment after
+	// we stopped listening, and a restart right away might not see it yet and attach it twice.
+	CloseGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AbandonedTTL <= 0 {
 		o.AbandonedTTL = DefaultAbandonedTTL
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = DefaultCloseGrace
 	}
 	return o
 }

@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func blockAt(op string, off int64) (func(ctx context.Context, op string, off int
 
 func openDir(t *testing.T, dir string, fk *fakeUploader) *Spool {
 	t.Helper()
-	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t)})
+	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t), CloseGrace: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,5 +203,68 @@ func TestAbandonedFilesAreNeverUploaded(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if fk.count("post")+fk.count("create") != 0 {
 		t.Fatal("an abandoned file was uploaded")
+	}
+}
+
+// Close lets a request already on the wire finish and records its answer: the attachment the
+// server made is known after a restart and never made twice. A request that does not finish
+// within CloseGrace is cut.
+func TestCloseLetsRequestInFlightFinish(t *testing.T) {
+	fk := newFake(testItem)
+	started := make(chan struct{})
+	var once sync.Once
+	fk.before = func(ctx context.Context, op string, off int64) error {
+		if op != "post" {
+			return nil
+		}
+		first := false
+		once.Do(func() { first = true; close(started) })
+		if !first {
+			return nil
+		}
+		select {
+		case <-time.After(300 * time.Millisecond): // on the wire while Close runs
+			return nil
+		case <-ctx.Done():
+			// Cut by the client: the server goes on and creates the attachment a little
+			// later, after a restart's first look (as a real service may).
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				fk.mu.Lock()
+				fk.attachLocked(testItem, "inflight.txt", []byte("on the wire"))
+				fk.mu.Unlock()
+			}()
+			return ctx.Err()
+		}
+	}
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t), CloseGrace: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Create(context.Background(), CreateOptions{Item: testItem, Name: "inflight.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("on the wire"), 0)
+	if err := f.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fk.attachments(testItem)); n != 1 {
+		t.Fatalf("%d attachments after Close, want the one in flight", n)
+	}
+	fk.before = nil
+	s2 := openDir(t, dir, fk)
+	defer s2.Close()
+	if m, ok := s2.Get(f.ID()); ok && m.State != StateAttached {
+		t.Errorf("after a restart the file is %s, want attached (or gone)", m.State)
+	}
+	time.Sleep(700 * time.Millisecond) // give a late server and a (wrong) second upload their chance
+	if n := len(fk.attachments(testItem)); n != 1 {
+		t.Errorf("%d attachments after the restart, want 1", n)
 	}
 }

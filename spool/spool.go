@@ -34,7 +34,7 @@ type Spool struct {
 	shut bool
 
 	ctx    context.Context // cancelled by Close: stops uploads
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // workers, janitor, background calls
 
 	// dropMu: Badger's DropPrefix refuses writes made while it runs, so every
@@ -124,9 +124,9 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		kick:  make(chan struct{}, 1),
 	}
 	s.queueCond = sync.NewCond(&s.mu)
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	if err := s.recover(ctx); err != nil {
-		s.cancel()
+		s.cancel(errClosing)
 		_ = db.Close()
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (s *Spool) Close() error {
 	}
 	s.queueCond.Broadcast()
 	s.mu.Unlock()
-	s.cancel()
+	s.cancel(errClosing) // requests in flight finish (within CloseGrace); no new one starts
 	s.wg.Wait()
 	s.life.Lock()
 	defer s.life.Unlock()

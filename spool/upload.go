@@ -128,7 +128,9 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 	if _, err := s.readEntry(e, data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	att, err := u.AddSmallAttachment(ctx, r.Item, newAttachment(r), data)
+	rctx, done := s.requestCtx(ctx)
+	att, err := u.AddSmallAttachment(rctx, r.Item, newAttachment(r), data)
+	done()
 	if err != nil {
 		if ambiguous(err) && ctx.Err() == nil {
 			if id, ok, ferr := s.findOurs(ctx, r); ferr == nil && ok {
@@ -148,7 +150,9 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 	next := int64(-1) // -1: a new session is needed
 	if r.Session != nil {
 		sess = graph.UploadSession{URL: r.Session.URL, Expires: r.Session.Expires}
-		st, err := u.UploadStatus(ctx, sess)
+		rctx, done := s.requestCtx(ctx)
+		st, err := u.UploadStatus(rctx, sess)
+		done()
 		switch {
 		case err == nil:
 			next = st.Next
@@ -172,7 +176,9 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 				return fmt.Errorf("%w: %d upload sessions were lost part way", errGaveUp, r.Restarts)
 			}
 			var err error
-			sess, err = u.CreateUploadSession(ctx, r.Item, newAttachment(r))
+			rctx, done := s.requestCtx(ctx)
+			sess, err = u.CreateUploadSession(rctx, r.Item, newAttachment(r))
+			done()
 			if err != nil {
 				return err
 			}
@@ -251,7 +257,9 @@ func (s *Spool) putChunks(ctx context.Context, e *entry, gen int, r *record, ses
 				return "", err
 			}
 		}
-		res, err := u.PutRange(ctx, sess, next, data, size)
+		rctx, done := s.requestCtx(ctx)
+		res, err := u.PutRange(rctx, sess, next, data, size)
+		done()
 		aheadErr := waitAhead(ahead)
 		if err != nil {
 			if final && ambiguous(err) && ctx.Err() == nil {
