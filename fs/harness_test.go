@@ -36,7 +36,7 @@ type harness struct {
 	fsys   *FS
 	spool  *spool.Spool
 	server *fuse.Server
-	logs   *logBuffer
+	logs   *graphtest.LogBuffer
 	// spoolDir is where the spool lives; close unmounts and closes it (also done at cleanup).
 	spoolDir string
 	close    func()
@@ -65,7 +65,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if spoolDir == "" {
 		spoolDir = filepath.Join(t.TempDir(), "spool")
 	}
-	logs := &logBuffer{}
+	logs := &graphtest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	client, err := graph.New(graph.Config{BaseURL: srv.GraphURL, Tokens: graph.StaticToken(mb.Token()),
 		HTTPClient: srv.HTTPClient(), Logger: log})
@@ -121,24 +121,6 @@ func unmount(t *testing.T, server *fuse.Server, dir string) {
 	if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 		t.Logf("lazy unmount %s: %v", dir, err)
 	}
-}
-
-// logBuffer collects the mount's log; safe to read while the mount writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // run runs a program (outside the mount) with a timeout and returns its combined output.

@@ -1,8 +1,8 @@
 package graph
 
 import (
-	"bytes"
 	"context"
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -76,24 +76,10 @@ func newTestClient(t *testing.T, fs *fakeServer, tokens TokenSource, mut func(*C
 }
 
 // logBuffer collects every log line, at debug level.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuffer = graphtest.LogBuffer
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
+// debugLogger logs everything into l.
+func debugLogger(l *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

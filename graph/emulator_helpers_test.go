@@ -29,7 +29,7 @@ func startEmu(t *testing.T, opts graphtest.Options, mutCfg func(*Config)) *emu {
 	mb := srv.Emulator.AddMailbox(testUPN)
 	x := &emu{srv: srv, e: srv.Emulator, mb: mb, logs: &logBuffer{}, tokens: &countingTokens{tok: mb.Token()}}
 	x.tokens.next = func(int) string { return x.e.IssueToken(testUPN, time.Hour) }
-	cfg := Config{BaseURL: srv.GraphURL, Tokens: x.tokens, HTTPClient: srv.HTTPClient(), Logger: x.logs.logger()}
+	cfg := Config{BaseURL: srv.GraphURL, Tokens: x.tokens, HTTPClient: srv.HTTPClient(), Logger: debugLogger(x.logs)}
 	if mutCfg != nil {
 		mutCfg(&cfg)
 	}

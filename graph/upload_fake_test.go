@@ -196,7 +196,7 @@ func TestUploadSessionFake(t *testing.T) {
 			h := newFakeUploadHost(t)
 			h.fault, h.pascal, h.escapeLoc = tt.fault, tt.pascal, tt.escape
 			var logs logBuffer
-			c := newTestClient(t, h.fs, StaticToken("BEARER-SECRET"), func(c *Config) { c.Logger = logs.logger() })
+			c := newTestClient(t, h.fs, StaticToken("BEARER-SECRET"), func(c *Config) { c.Logger = debugLogger(&logs) })
 			data := testData(size)
 			var progress []int64
 			var sessions []UploadSession

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -151,7 +151,7 @@ func isMountpoint(dir string) bool {
 
 // mountProcess runs `outlookfs mount DIR` against the emulator with a token file, in its own
 // XDG directories, and waits until it is mounted.
-func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *syncBuffer, done chan error) {
+func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *graphtest.LogBuffer, done chan error) {
 	t.Helper()
 	home := t.TempDir()
 	tokenFile := filepath.Join(home, "token")
@@ -161,7 +161,7 @@ func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string,
 	args := append([]string{"mount", dir, "--graph-url", info.Graph, "--token-file", tokenFile, "--ca-file", info.CA}, extra...)
 	cmd = exec.Command(builtBinary, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(home, "state"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
-	logs = &syncBuffer{}
+	logs = &graphtest.LogBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestLoginThenMountWithoutFlags(t *testing.T) {
 	os.Mkdir(dir, 0o755)
 	cmd := exec.Command(builtBinary, "mount", dir)
 	cmd.Env = env
-	logs := &syncBuffer{}
+	logs := &graphtest.LogBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -386,22 +386,4 @@ func TestLoginThenMountWithoutFlags(t *testing.T) {
 			t.Errorf("the mount's log contains %q", secret)
 		}
 	}
-}
-
-// syncBuffer is a process's stderr that the test may read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,26 +19,12 @@ import (
 
 const testUser = "alice@outlookfs.test"
 
-// logBuffer collects every log line, at every level, for the secret scan.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// syncBuffer is an io.Writer safe for a writer and a reader at once.
-type syncBuffer = logBuffer
+// logBuffer collects every log line, at every level, for the secret scan; syncBuffer is an
+// io.Writer safe for a writer and a reader at once.
+type (
+	logBuffer  = graphtest.LogBuffer
+	syncBuffer = graphtest.LogBuffer
+)
 
 // testEnv is the emulator with its identity provider over TLS, one mailbox,
 // a private state and config directory, and a debug log.
