@@ -384,6 +384,17 @@ func TestEventsReadOnlyWhenNotOrganizer(t *testing.T) {
 		t.Fatalf("events/ lists %q", list)
 	}
 	h.must("cp", "/etc/hostname", filepath.Join(mine, "agenda.txt"))
+	// a large file into an event goes through an upload session on the event
+	src, data := writeSource(t, 5*mib+3, 55)
+	h.must("cp", src, filepath.Join(mine, "slides.pdf"))
+	var mineID string
+	for _, ev := range h.mb.Events() {
+		if ev.Subject == "Mine" {
+			mineID = ev.ID
+		}
+	}
+	hostname, _ := os.ReadFile("/etc/hostname")
+	h.wantAttachments(mineID, map[string][]byte{"agenda.txt": hostname, "slides.pdf": data})
 	if out, err := h.run("cp", "/etc/hostname", filepath.Join(theirs, "agenda.txt")); err == nil || !strings.Contains(out, "ermission denied") {
 		t.Errorf("cp into an event the user does not organise: err=%v %q, want EACCES", err, out)
 	}
