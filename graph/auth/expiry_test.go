@@ -40,11 +40,8 @@ func TestRefreshTokenGone(t *testing.T) {
 			e.useToken(ctx, e.config(), "")
 			tt.kill(e.idp)
 
-			src, err := auth.NewTokenSource(ctx, e.config())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = src.Token(ctx)
+			src := e.tokenSource(ctx)
+			_, err := src.Token(ctx)
 			if !errors.Is(err, auth.ErrLoginRequired) || err.Error() != wantExpired {
 				t.Fatalf("Token = %v, want %q", err, wantExpired)
 			}
@@ -73,10 +70,7 @@ func TestRefreshAfter401WithRevokedSession(t *testing.T) {
 	e := newEnv(t, graphtest.Options{}, graphtest.IdPOptions{DevicePendingPolls: -1})
 	ctx := ctxT(t)
 	e.login(ctx)
-	src, err := auth.NewTokenSource(ctx, e.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := e.tokenSource(ctx)
 	tok, err := src.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -106,10 +100,7 @@ func TestTokenExpiresDuringLargeUpload(t *testing.T) {
 		graphtest.IdPOptions{TokenTTL: 20 * time.Minute, ExpiresIn: time.Hour, DevicePendingPolls: -1})
 	ctx := ctxT(t)
 	e.login(ctx)
-	src, err := auth.NewTokenSource(ctx, e.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := e.tokenSource(ctx)
 	c := e.graphClient(src, "")
 	d, err := c.CreateDraft(ctx, "large upload")
 	if err != nil {

@@ -190,10 +190,7 @@ func TestSilentRefreshInNewProcess(t *testing.T) {
 	before := count(e.grants(), "refresh_token")
 
 	// "Another process": a new Config, a new MSAL client, the same state directory.
-	src, err := auth.NewTokenSource(ctx, e.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := e.tokenSource(ctx)
 	tok1, err := src.Token(ctx)
 	if err != nil {
 		t.Fatalf("Token: %v", err)
@@ -220,10 +217,7 @@ func TestRefreshBypassesCachedToken(t *testing.T) {
 	e := newEnv(t, graphtest.Options{}, graphtest.IdPOptions{DevicePendingPolls: -1})
 	ctx := ctxT(t)
 	e.login(ctx)
-	src, err := auth.NewTokenSource(ctx, e.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := e.tokenSource(ctx)
 	a, err := src.Token(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -165,6 +165,16 @@ func (e *testEnv) checkText(where, s string) {
 }
 
 // graphClient is a graph.Client on the emulator with tokens from src.
+// tokenSource is the profile's token source, as a mount gets it after login.
+func (e *testEnv) tokenSource(ctx context.Context) graph.TokenSource {
+	e.t.Helper()
+	src, err := auth.NewTokenSource(ctx, e.config())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return src
+}
+
 func (e *testEnv) graphClient(src graph.TokenSource, mailbox string) *graph.Client {
 	e.t.Helper()
 	c, err := graph.New(graph.Config{
