@@ -101,14 +101,19 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, sysc
 	var pending []spool.Meta
 	var hide []string
 	if !n.inline {
-		for _, m := range n.fs.opts.Spool.List(n.ref) {
+		var mine []spool.Meta // one look at the spool serves both uses below
+		for _, m := range n.fs.opts.Spool.All() {
+			if m.Item != n.ref {
+				continue
+			}
+			mine = append(mine, m)
 			// A failed upload stays listed with --async, where nobody else hears of it: its
 			// xattr says why until it is removed. A synchronous close already reported it.
 			if m.State != spool.StateAttached && (m.State != spool.StateFailed || n.fs.opts.Async) {
 				pending = append(pending, m)
 			}
 		}
-		atts, hide = n.fs.withRecentUploads(n.ref, atts)
+		atts, hide = n.fs.withRecentUploads(n.ref, atts, mine)
 	}
 	// Learn attached items' extensions first: that may ask Graph, and no lock is held for it.
 	exts := map[string]string{}
@@ -441,23 +446,23 @@ func (n *itemNode) Link(ctx context.Context, target gofs.InodeEmbedder, name str
 	return nil, syscall.EPERM
 }
 
-// withRecentUploads adds the attachments the spool made in the background (--async) that the
+// withRecentUploads (given the spool's files of the item) adds the attachments the spool made in the background (--async) that the
 // cached listing does not show yet, and returns the ids of attachments they replaced (deleted,
 // but perhaps still in the cached listing). The listing is marked stale so the next one asks Graph.
 // An upload is not added once a newer version replaced it, once it was deleted here, or once a
 // listing fetched after it was first noticed no longer has it (deleted elsewhere).
-func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment) ([]graph.Attachment, []string) {
+func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment, spooled []spool.Meta) ([]graph.Attachment, []string) {
 	known := map[string]bool{}
 	for _, a := range atts {
 		known[a.ID] = true
 	}
 	var recent []spool.Meta
 	superseded := map[string]bool{}
-	for _, m := range f.opts.Spool.All() {
-		if m.Item == item && m.Replaces != "" {
+	for _, m := range spooled {
+		if m.Replaces != "" {
 			superseded[m.Replaces] = true
 		}
-		if m.Item == item && m.State == spool.StateAttached && m.AttachmentID != "" {
+		if m.State == spool.StateAttached && m.AttachmentID != "" {
 			recent = append(recent, m)
 		}
 	}
