@@ -14,11 +14,12 @@ import (
 )
 
 // Badger tuning for a small daemon (design.md, "The spool"): Badger's defaults
-// cost ~90 MiB of anonymous memory; these keep it small.
+// cost ~90 MiB of anonymous memory; these keep it small. Badger holds only the
+// records (a few hundred bytes each); the bytes are in data files (data.go).
 const (
 	memTableSize     = 2 << 20  // each memtable (and its .mem WAL file)
-	valueLogFileSize = 32 << 20 // small value-log files, so GC can reclaim space
-	valueThreshold   = 4 << 10  // chunks go to the value log; meta records stay in the LSM
+	valueLogFileSize = 16 << 20 // small value-log files (records rarely reach the value log at all)
+	valueThreshold   = 64 << 10 // records stay in the LSM tree
 )
 
 // badgerOptions returns the Badger options of a spool in dir.

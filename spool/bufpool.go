@@ -5,13 +5,13 @@ import (
 	"syscall"
 )
 
-// bufPool hands out chunk buffers (ChunkSize bytes each): one per open writer,
-// two per running upload (the chunk on the wire and the next one).
+// bufPool hands out chunk buffers (ChunkSize bytes each): two per running
+// upload (the chunk on the wire and the next one), one per small-file POST.
 //
 // The buffers are anonymous mappings outside the Go heap: buffers on the heap
 // count as live data, and the garbage collector then lets twice as much
 // garbage pile up (Badger allocates ~3x every value it writes), which about
-// doubled the spool's resident memory in a measurement. A buffer is owned by
+// doubled the spool's resident memory in a measurement (when Badger still held the bytes). A buffer is owned by
 // exactly one holder between get and put.
 type bufPool struct {
 	mu      sync.Mutex

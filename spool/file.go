@@ -5,25 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 )
 
 // File is one writer's handle on a spooled file. It is safe for concurrent use.
 //
-// Writes go to one in-memory chunk buffer (ChunkSize bytes); moving to another
-// chunk stores the buffered one and loads the new one (read-modify-write), so
-// memory per open file is one chunk whatever the file's size.
+// Writes go straight to the file's data file (page cache), so memory per open
+// file is nothing of ours, whatever the file's size. Every syncEvery bytes a
+// background fdatasync starts (one at a time), so that Commit's own sync finds
+// little left to flush: on the VM this was measured on, one fdatasync of 150 MiB
+// at the end took 90 ms, with the background syncs 10-20 ms.
 type File struct {
 	s *Spool
 	e *entry
 
-	mu     sync.Mutex
-	buf    []byte // the buffered chunk (nil: none); bytes at or past the file's size are zero
-	bufIdx int64  // its index, -1 with no buffer
-	dirty  bool   // buf differs from the stored chunk
-	done   error  // set once committed (ErrCommitted) or dropped (ErrNotFound)
+	mu       sync.Mutex
+	data     *os.File      // the data file, open while writing
+	dirSync  bool          // the data directory holds the data file's name durably
+	bgSync   chan struct{} // closed when the background fdatasync in progress ends (nil: none)
+	unsynced int64         // bytes written since the last background sync started
+	done     error         // set once committed (ErrCommitted), dropped (ErrNotFound) or closed with the spool (ErrClosed)
 }
+
+// syncEvery is how many bytes are written between two background syncs.
+const syncEvery = 16 << 20
 
 // Create starts a new file in state writing.
 func (s *Spool) Create(ctx context.Context, o CreateOptions) (*File, error) {
@@ -39,12 +46,19 @@ func (s *Spool) Create(ctx context.Context, o CreateOptions) (*File, error) {
 		ID: newID(), Item: o.Item, Name: o.Name, Scratch: o.Scratch, State: StateWriting,
 		Mode: o.Mode, Mtime: now, Created: now, ContentType: o.ContentType, Replaces: o.Replaces,
 	}}
+	// The data file first: a crash before the record leaves an orphan that Open deletes.
+	data, err := s.createData(r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("spool: create: %w", err)
+	}
 	if err := s.putRecord(&r, nil); err != nil {
+		data.Close()
+		_ = s.removeData(r.ID)
 		return nil, fmt.Errorf("spool: create: %w", err)
 	}
 	e := newEntry(r)
 	e.held = true
-	f := &File{s: s, e: e, bufIdx: -1}
+	f := &File{s: s, e: e, data: data}
 	e.writer = f
 	s.mu.Lock()
 	s.files[e.id] = e
@@ -80,35 +94,45 @@ func (s *Spool) Clone(ctx context.Context, id string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.copyFrom(ctx, id, m.Size); err != nil {
+	if err := f.copyFrom(ctx, src, m.Size); err != nil {
 		_ = f.Abandon(ctx)
 		return nil, fmt.Errorf("spool: clone %s: %w", id, err)
 	}
 	return f, nil
 }
 
-// copyFrom fills the new (empty) file f with size bytes of file src, chunk by chunk.
-func (f *File) copyFrom(ctx context.Context, src string, size int64) error {
+// copyFrom fills the new (empty) file f with size bytes of file src (in the
+// kernel: copy_file_range), checking that src was not dropped meanwhile.
+func (f *File) copyFrom(ctx context.Context, src *entry, size int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.grow(size); err != nil {
 		return err
 	}
-	f.ensureBuf()
-	for i := range chunkCount(size) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := chunkLen(size, i)
-		if _, err := f.s.ReadAt(src, f.buf[:n], i*ChunkSize); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if err := f.s.putChunk(f.e, i, f.buf[:n]); err != nil {
-			return err
+	if err := f.s.checkDisk(size); err != nil {
+		return err
+	}
+	in, err := f.s.openData(src.id)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		_, err = io.Copy(f.data, io.LimitReader(in, size))
+		in.Close()
+		if err != nil {
+			return noSpace(fmt.Errorf("spool: copy: %w", err))
 		}
 	}
-	f.releaseBuf()
-	return nil
+	if err := f.data.Truncate(size); err != nil {
+		return noSpace(fmt.Errorf("spool: copy: %w", err))
+	}
+	f.s.mu.Lock()
+	held := src.held && !src.dropped
+	f.s.mu.Unlock()
+	if !held {
+		return ErrNotFound
+	}
+	return ctx.Err()
 }
 
 // ID returns the file's id.
@@ -151,36 +175,66 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if end > f.s.opts.MaxFileSize || end < off {
 		return 0, ErrFileTooBig
 	}
+	if err := f.s.checkDisk(int64(len(p))); err != nil {
+		return 0, err
+	}
 	old := f.Size()
 	if err := f.grow(end); err != nil {
 		return 0, err
 	}
-	n := 0
-	var err error
-	for n < len(p) {
-		pos := off + int64(n)
-		i, in := pos/ChunkSize, pos%ChunkSize
-		piece := p[n:min(len(p), n+int(ChunkSize-in))]
-		if err = f.switchTo(i, in == 0 && len(piece) == ChunkSize, old); err != nil {
-			break
-		}
-		copy(f.buf[in:], piece)
-		f.dirty = true
-		n += len(piece)
+	n, err := f.data.WriteAt(p, off)
+	if err != nil {
+		err = noSpace(fmt.Errorf("spool: write: %w", err))
 	}
-	// The size is what was written; give back the reservation of what was not.
 	f.s.mu.Lock()
 	if reached := off + int64(n); n < len(p) && f.e.size > max(old, reached) {
+		// The size is what was written; give back the reservation of what was not.
 		_ = f.s.reserveLocked(max(old, reached) - f.e.size)
 		f.e.size = max(old, reached)
+		_ = f.data.Truncate(f.e.size)
 	}
 	f.e.mtime = time.Now()
 	f.s.mu.Unlock()
+	f.syncBehind(int64(n))
 	return n, err
 }
 
-// grow makes the file at least size bytes long, reserving the space.
+// syncBehind counts n more bytes written and starts a background fdatasync
+// once syncEvery bytes were written since the last one, unless one is running.
 // Callers hold f.mu.
+func (f *File) syncBehind(n int64) {
+	f.unsynced += n
+	if f.unsynced < syncEvery {
+		return
+	}
+	if f.bgSync != nil {
+		select {
+		case <-f.bgSync:
+			f.bgSync = nil
+		default:
+			return
+		}
+	}
+	f.unsynced = 0
+	done := make(chan struct{})
+	f.bgSync = done
+	data := f.data
+	go func() {
+		defer close(done)
+		_ = syncData(data) // best effort: Commit syncs again and reports errors
+	}()
+}
+
+// waitSyncBehind waits for the background fdatasync in progress, if any. Callers hold f.mu.
+func (f *File) waitSyncBehind() {
+	if f.bgSync != nil {
+		<-f.bgSync
+		f.bgSync = nil
+	}
+}
+
+// grow makes the file at least size bytes long, reserving the space (the
+// data file grows with the writes, or by Truncate). Callers hold f.mu.
 func (f *File) grow(size int64) error {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
@@ -192,56 +246,6 @@ func (f *File) grow(size int64) error {
 	}
 	f.e.size = size
 	return nil
-}
-
-// switchTo makes chunk i the buffered one: stores the current one if dirty,
-// then loads chunk i unless it will be overwritten whole (full) or lies
-// entirely at or past oldSize (nothing stored there). Callers hold f.mu.
-func (f *File) switchTo(i int64, full bool, oldSize int64) error {
-	if f.bufIdx == i && f.buf != nil {
-		return nil
-	}
-	if err := f.flush(); err != nil {
-		return err
-	}
-	f.ensureBuf()
-	f.bufIdx = -1
-	switch {
-	case full:
-	case i*ChunkSize >= oldSize:
-		clear(f.buf)
-	default:
-		if err := f.s.loadChunk(f.e.id, i, f.buf); err != nil {
-			return err
-		}
-	}
-	f.bufIdx = i
-	return nil
-}
-
-func (f *File) ensureBuf() {
-	if f.buf == nil {
-		f.buf = f.s.pool.get()
-	}
-}
-
-// flush stores the buffered chunk if it is dirty. Callers hold f.mu.
-func (f *File) flush() error {
-	if !f.dirty || f.buf == nil {
-		return nil
-	}
-	n := chunkLen(f.Size(), f.bufIdx)
-	if err := f.s.putChunk(f.e, f.bufIdx, f.buf[:n]); err != nil {
-		return err
-	}
-	f.dirty = false
-	return nil
-}
-
-// releaseBuf gives the buffer back to the pool (after a flush). Callers hold f.mu.
-func (f *File) releaseBuf() {
-	f.s.pool.put(f.buf)
-	f.buf, f.bufIdx, f.dirty = nil, -1, false
 }
 
 // ReadAt reads p at off; past the end it returns io.EOF. Sparse regions read as zeros.
@@ -258,30 +262,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("spool: read at negative offset %d", off)
 	}
-	if f.done != nil { // committed: the bytes are all stored
+	if f.data == nil { // committed: read like any stored file
 		return f.s.readEntry(f.e, p, off)
 	}
-	size := f.Size()
-	if off >= size {
-		return 0, io.EOF
-	}
-	want := p[:min(int64(len(p)), size-off)]
-	n := 0
-	for n < len(want) {
-		pos := off + int64(n)
-		i, in := pos/ChunkSize, pos%ChunkSize
-		piece := want[n:min(len(want), n+int(ChunkSize-in))]
-		if i == f.bufIdx && f.buf != nil {
-			copy(piece, f.buf[in:])
-		} else if _, err := f.s.readStored(f.e.id, size, piece, pos); err != nil {
-			return n, err
-		}
-		n += len(piece)
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return readData(f.data, f.Size(), p, off)
 }
 
 // Truncate changes the file's size; growing adds zeros.
@@ -302,50 +286,46 @@ func (f *File) Truncate(size int64) error {
 		return ErrFileTooBig
 	}
 	old := f.Size()
-	if size >= old {
+	if size > old {
 		if err := f.grow(size); err != nil {
 			return err
 		}
-		f.touch()
-		return nil
 	}
-	// Shrink. The chunk holding the new end keeps size%ChunkSize bytes.
-	last, keep := size/ChunkSize, size%ChunkSize
-	if f.buf != nil && (f.bufIdx > last || (f.bufIdx == last && keep == 0)) {
-		f.dirty = false // the buffered chunk lies past the new end
-		f.bufIdx = -1
-	}
-	if keep > 0 {
-		if f.bufIdx != last {
-			if err := f.switchTo(last, false, old); err != nil {
-				return err
-			}
+	if err := f.data.Truncate(size); err != nil {
+		if size > old {
+			f.s.mu.Lock()
+			_ = f.s.reserveLocked(old - f.e.size)
+			f.e.size = old
+			f.s.mu.Unlock()
 		}
-		clear(f.buf[keep:])
-		f.dirty = true
-	}
-	if err := f.s.deleteChunks(f.e.id, chunkCount(size), chunkCount(old)); err != nil {
-		return err
+		return noSpace(fmt.Errorf("spool: truncate: %w", err))
 	}
 	f.s.mu.Lock()
-	_ = f.s.reserveLocked(size - f.e.size)
-	f.e.size = size
-	f.s.mu.Unlock()
-	// Store the trimmed chunk now, so no stored chunk holds bytes past the size.
-	if err := f.flush(); err != nil {
-		return err
+	if size < old {
+		_ = f.s.reserveLocked(size - f.e.size)
+		f.e.size = size
 	}
-	f.touch()
+	f.e.mtime = time.Now()
+	f.s.mu.Unlock()
 	return nil
 }
 
-func (f *File) touch() {
-	f.s.mu.Lock()
-	f.e.mtime = time.Now()
-	f.s.mu.Unlock()
+// syncLocked makes the data file and its name durable. Callers hold f.mu and have a data file.
+func (f *File) syncLocked() error {
+	f.waitSyncBehind()
+	if err := syncData(f.data); err != nil {
+		return err
+	}
+	if !f.dirSync {
+		if err := f.s.syncDataDir(); err != nil {
+			return err
+		}
+		f.dirSync = true
+	}
+	return nil
 }
 
-// Sync stores the buffered chunk and the file's record, then syncs the database (fsync).
+// Sync makes the bytes written so far and the file's record durable (fsync).
 func (f *File) Sync() error {
 	if err := f.s.enter(); err != nil {
 		return err
@@ -357,7 +337,7 @@ func (f *File) Sync() error {
 		return ErrNotFound
 	}
 	if f.done == nil {
-		if err := f.flush(); err != nil {
+		if err := f.syncLocked(); err != nil {
 			return err
 		}
 		if err := f.s.update(f.e, -1, nil); err != nil {
@@ -384,7 +364,8 @@ func (f *File) Commit(ctx context.Context) error {
 	if err := f.usable(); err != nil {
 		return err
 	}
-	if err := f.flush(); err != nil {
+	// The bytes are durable before the record says committed.
+	if err := f.syncLocked(); err != nil {
 		return err
 	}
 	err := f.s.update(f.e, -1, func(r *record) error {
@@ -398,7 +379,7 @@ func (f *File) Commit(ctx context.Context) error {
 	if err := f.s.sync(); err != nil {
 		return err
 	}
-	f.releaseBuf()
+	f.closeData()
 	f.done = ErrCommitted
 	f.s.mu.Lock()
 	f.e.writer = nil
@@ -419,26 +400,36 @@ func (f *File) Abandon(ctx context.Context) error {
 	return nil
 }
 
-// kill makes the handle unusable after its file was removed; it drops the buffer.
+// kill makes the handle unusable after its file was removed; it closes the data file.
 func (f *File) kill() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.done == nil {
 		f.done = ErrNotFound
 	}
-	f.releaseBuf()
+	f.closeData()
 }
 
-// closeForShutdown stores the buffered chunk of a still-open file (the spool is closing).
+// closeForShutdown closes a still-open file's data file (the spool is closing;
+// the file stays writing, so it is never uploaded).
 func (f *File) closeForShutdown() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.done != nil {
 		return nil
 	}
-	err := f.flush()
-	f.releaseBuf()
 	f.done = ErrClosed
+	return f.closeData()
+}
+
+// closeData closes the data file. Callers hold f.mu.
+func (f *File) closeData() error {
+	if f.data == nil {
+		return nil
+	}
+	f.waitSyncBehind()
+	err := f.data.Close()
+	f.data = nil
 	return err
 }
 

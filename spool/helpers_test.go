@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -119,17 +120,18 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // dirUsage returns the disk space (allocated blocks) used under dir.
 func dirUsage(t testing.TB, dir string) int64 {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file deleted while we walk
+		}
+		if fi, err := de.Info(); err == nil && !de.IsDir() {
+			total += allocated(fi)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var total int64
-	for _, de := range entries {
-		fi, err := de.Info()
-		if err != nil {
-			continue
-		}
-		total += allocated(fi)
 	}
 	return total
 }

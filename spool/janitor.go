@@ -8,8 +8,7 @@ import (
 )
 
 // The janitor expires scratch, abandoned and failed files, drops the keys of
-// finished files (DropPrefix: plain deletes reclaim nothing until compaction)
-// and runs the value-log GC. It runs periodically and when kicked (after
+// data files of finished and removed files and runs Badger's value-log GC. It runs periodically and when kicked (after
 // recovery, after big drops).
 
 func (s *Spool) kickJanitor() {
@@ -73,54 +72,13 @@ func (s *Spool) expire(now time.Time) {
 	}
 }
 
-// collect drops the keys of finished files, then reclaims value-log space.
+// collect deletes the data files of finished and removed files, then lets
+// Badger reclaim value-log space (records are small and live in the LSM tree,
+// so there is rarely any).
 func (s *Spool) collect() {
-	s.mu.Lock()
-	drops := s.drops
-	s.drops, s.dropBytes = nil, 0
-	s.mu.Unlock()
-	if len(drops) > 0 {
-		s.dropMu.Lock()
-		err := s.db.DropPrefix(drops...)
-		s.dropMu.Unlock()
-		if err != nil {
-			s.log.Warn("could not drop finished files' keys; will retry", "err", err)
-			s.mu.Lock()
-			s.drops = append(s.drops, drops...)
-			s.mu.Unlock()
-			return
-		}
-	}
-	s.gcValueLog()
-}
-
-// gcValueLog runs Badger's value-log GC until it has nothing to rewrite.
-//
-// A rewrite copies the live values of the picked log file through Badger's
-// mmap'ed value log, so it must fit on the disk (see diskReserve). A file is
-// picked only if at least ratio of it is garbage, so its live bytes are at most
-// (1-ratio) of a log file - and never more than the spool holds. The ratio is
-// the lowest that fits the free space: on a nearly full disk only (almost)
-// dead files are collected, which frees room for the rest.
-func (s *Spool) gcValueLog() {
+	s.deleteDropped()
 	for s.ctx.Err() == nil {
-		s.diskMu.Lock()
-		s.mu.Lock()
-		held := s.used
-		s.mu.Unlock()
-		ratio, ok := 0.01, true // nothing held: every log file but the head is garbage
-		if held > 0 {
-			free, err := s.diskFree()
-			ratio, ok = gcRatio(free, held)
-			ok = ok && err == nil
-		}
-		if !ok {
-			s.diskMu.Unlock()
-			return
-		}
-		err := s.db.RunValueLogGC(ratio)
-		s.diskMu.Unlock()
-		if err != nil {
+		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 				s.log.Warn("value-log GC", "err", err)
 			}
@@ -129,18 +87,22 @@ func (s *Spool) gcValueLog() {
 	}
 }
 
-// maxLogFile bounds a value-log file's size (a file is closed once past
-// valueLogFileSize, so the last chunk written may overshoot it).
-const maxLogFile = valueLogFileSize + 2*ChunkSize
-
-// gcRatio picks the lowest discard ratio whose worst-case rewrite fits in free
-// bytes, with a chunk to spare.
-func gcRatio(free, held int64) (float64, bool) {
-	for _, r := range []float64{0.5, 0.75, 0.9, 0.99} {
-		live := min(int64((1-r)*maxLogFile), held)
-		if free >= live+ChunkSize {
-			return r, true
+// deleteDropped deletes the data files waiting in s.drops.
+func (s *Spool) deleteDropped() {
+	s.mu.Lock()
+	drops := s.drops
+	s.drops = nil
+	s.mu.Unlock()
+	var failed []string
+	for _, id := range drops {
+		if err := s.removeData(id); err != nil {
+			s.log.Warn("could not delete a finished file's data; will retry", "id", id, "err", err)
+			failed = append(failed, id)
 		}
 	}
-	return 0, false
+	if len(failed) > 0 {
+		s.mu.Lock()
+		s.drops = append(s.drops, failed...)
+		s.mu.Unlock()
+	}
 }

@@ -107,7 +107,7 @@ func (s *Spool) remove(id string) error {
 		sess = &c
 	}
 	item := e.rec.Item
-	s.dropChunksLocked(e)
+	s.dropDataLocked(e)
 	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()
@@ -121,23 +121,19 @@ func (s *Spool) remove(id string) error {
 	return nil
 }
 
-// dropChunksLocked stops counting e's bytes and schedules its chunks for
-// DropPrefix. Only chunk prefixes are dropped that way (records are deleted
-// one by one): see putChunk. Callers hold s.mu.
-func (s *Spool) dropChunksLocked(e *entry) {
+// dropDataLocked stops counting e's bytes and has the janitor delete its data
+// file (an unlink can take a while for a big file: not under s.mu). Callers hold s.mu.
+func (s *Spool) dropDataLocked(e *entry) {
 	if e.held {
 		s.used -= e.size
-		s.dropBytes += e.size
 		e.held = false
 	}
-	if e.chunksDropped {
+	if e.dataDropped {
 		return
 	}
-	e.chunksDropped = true
-	s.drops = append(s.drops, chunkPrefix(e.id))
-	if s.dropBytes >= gcBigDrop {
-		s.kickJanitor()
-	}
+	e.dataDropped = true
+	s.drops = append(s.drops, e.id)
+	s.kickJanitor()
 }
 
 // cancelSession cancels an upload session on the server, in the background.

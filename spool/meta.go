@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -97,24 +96,7 @@ func (r record) clone() record {
 	return r
 }
 
-// Keys: every key of a file starts with filePrefix(id); its chunks with
-// chunkPrefix(id), which one DropPrefix removes.
-//
-//	f/<id>/m           the record (JSON)
-//	f/<id>/c/<%08d>    chunk i: bytes [i*ChunkSize, (i+1)*ChunkSize)
+// Keys: a file's record is f/<id>/m (JSON); its bytes are in data/<id> (data.go).
 const keyRoot = "f/"
 
-func filePrefix(id string) []byte  { return []byte(keyRoot + id + "/") }
-func metaKey(id string) []byte     { return []byte(keyRoot + id + "/m") }
-func chunkPrefix(id string) []byte { return []byte(keyRoot + id + "/c/") }
-func chunkKey(id string, i int64) []byte {
-	return fmt.Appendf(nil, "%s%s/c/%08d", keyRoot, id, i)
-}
-
-// chunkCount is the number of chunks of a file of the given size.
-func chunkCount(size int64) int64 { return (size + ChunkSize - 1) / ChunkSize }
-
-// chunkLen is the length of chunk i of a file of the given size.
-func chunkLen(size, i int64) int64 {
-	return max(0, min(ChunkSize, size-i*ChunkSize))
-}
+func metaKey(id string) []byte { return []byte(keyRoot + id + "/m") }

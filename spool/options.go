@@ -66,12 +66,8 @@ const (
 	// finishedTTL: how long attached files stay visible in memory (Get, Wait, All)
 	// after their keys were dropped from the database.
 	finishedTTL = 10 * time.Minute
-	// janitorInterval: how often expiry and value-log GC run when nothing asks for them.
+	// janitorInterval: how often expiry and Badger's value-log GC run when nothing asks for them.
 	janitorInterval = 5 * time.Minute
-	// gcBigDrop: dropping at least this many bytes runs the janitor at once;
-	// smaller drops wait until no upload runs (DropPrefix allocates ~8 MiB
-	// for a moment, which need not add to the uploads' chunk buffers).
-	gcBigDrop = 128 << 20
 	// maxRetryDelay bounds the wait between two attempts of an upload after a transient failure.
 	maxRetryDelay = 5 * time.Minute
 	// maxRestarts bounds the new sessions one upload may start after its session was lost.

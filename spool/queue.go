@@ -95,9 +95,6 @@ func (s *Spool) worker() {
 			}
 		}
 		s.runs--
-		if s.runs == 0 && len(s.queue) == 0 && len(s.drops) > 0 {
-			s.kickJanitor() // the uploads went idle: tidy up now
-		}
 		s.mu.Unlock()
 	}
 }

@@ -20,12 +20,18 @@ import (
 //	attached           the attachment it replaces is deleted if that was pending; then forgotten
 //	failed             kept for the user to see (its bytes are dropped)
 //
-// Chunks without a record (a removal interrupted before its DropPrefix) are dropped.
+// Data files without a record (a crash between creating the data file and its
+// record, or a removal interrupted before the data file went) are deleted. A
+// file still writing gets the size of its data file (its record is not updated
+// on every write).
 func (s *Spool) recover(ctx context.Context) error {
 	records := map[string]record{}
-	chunks := map[string]bool{}
+	data, err := s.dataFiles()
+	if err != nil {
+		return err
+	}
 	var bad []string // unreadable records
-	err := s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
 		opt.PrefetchValues = false
 		opt.Prefix = []byte(keyRoot)
@@ -38,8 +44,7 @@ func (s *Spool) recover(ctx context.Context) error {
 				continue
 			}
 			if !bytes.Equal(rest, []byte("m")) {
-				chunks[id] = true
-				continue
+				continue // chunks of a spool older than data files: dropped with their record below
 			}
 			var r record
 			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
@@ -60,10 +65,15 @@ func (s *Spool) recover(ctx context.Context) error {
 	var queue []*entry
 	var abandoned []*entry
 	var finished []string // attached files whose records go
+	var lost []*entry     // committed or uploading, but the bytes are gone
 	for id, r := range records {
 		e := newEntry(r)
+		size, hasData := data[id]
 		switch r.State {
-		case StateWriting, StateCommitted, StateUploading:
+		case StateWriting:
+			e.size = min(size, s.opts.MaxFileSize)
+			fallthrough
+		case StateCommitted, StateUploading:
 			e.held = true
 			s.used += e.size
 		}
@@ -73,7 +83,9 @@ func (s *Spool) recover(ctx context.Context) error {
 				abandoned = append(abandoned, e)
 			}
 		case StateCommitted, StateUploading:
-			if !r.Scratch {
+			if !hasData && r.Size > 0 {
+				lost = append(lost, e)
+			} else if !r.Scratch {
 				queue = append(queue, e)
 			}
 		case StateAttached:
@@ -84,20 +96,21 @@ func (s *Spool) recover(ctx context.Context) error {
 				e.dropped = true
 				finished = append(finished, id)
 			}
-			if chunks[id] {
-				s.dropChunksLocked(e)
-			}
+			s.dropDataLocked(e)
 		case StateFailed:
-			if chunks[id] {
-				s.dropChunksLocked(e)
-			}
+			s.dropDataLocked(e)
 		}
 		s.files[id] = e
 	}
-	for id := range chunks {
+	for id := range data {
 		if _, ok := records[id]; !ok {
-			s.drops = append(s.drops, chunkPrefix(id))
+			s.drops = append(s.drops, id)
 		}
+	}
+	for _, e := range lost {
+		s.log.Error("a spooled file's bytes are missing from the spool directory; it will not be attached",
+			"id", e.id, "item", e.rec.Item, "name", e.rec.Name)
+		s.fail(e, -1, FailOther, "its spooled bytes were removed from the spool directory before they were uploaded; copy the file again", nil)
 	}
 	for _, id := range append(finished, bad...) {
 		s.deleteRecord(id)

@@ -3,11 +3,12 @@ package spool
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // blockAt returns a hook that blocks the given operation (at offset off)
@@ -141,7 +142,7 @@ func TestRecoverFinishesPendingReplace(t *testing.T) {
 	if a := fk.attachments(testItem)[0]; a.ID == "old" || string(a.Data) != "new" {
 		t.Fatalf("left %+v", a)
 	}
-	waitFor(t, 10*time.Second, "the record to be dropped", func() bool { return len(storedKeys(t, s, filePrefix(f.ID()))) == 0 })
+	waitFor(t, 10*time.Second, "the record and data to be dropped", func() bool { return forgotten(t, s, f.ID()) })
 }
 
 func TestRecoverDropsOrphansAndKeepsScratch(t *testing.T) {
@@ -159,15 +160,18 @@ func TestRecoverDropsOrphansAndKeepsScratch(t *testing.T) {
 	if err := sc.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Chunks without a record: a removal interrupted before its DropPrefix.
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(chunkKey("orphan", 0), []byte("stale")) }); err != nil {
+	// A data file without a record: a crash between creating the data file and its record.
+	if err := os.WriteFile(s.dataPath("0rphan"), []byte("stale"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openT(t, Options{Dir: dir, Uploader: fk})
-	waitFor(t, 10*time.Second, "orphan chunks to be dropped", func() bool { return len(storedKeys(t, s, filePrefix("orphan"))) == 0 })
+	waitFor(t, 10*time.Second, "the orphan data file to be deleted", func() bool { return !hasData(s, "0rphan") })
+	if !hasData(s, sc.ID()) {
+		t.Fatal("the scratch file's data was deleted")
+	}
 	if m, ok := s.Get(sc.ID()); !ok || m.State != StateCommitted || !m.Scratch {
 		t.Fatalf("scratch file after reopen: %+v %v", m, ok)
 	}
@@ -200,9 +204,41 @@ func TestAbandonedFilesAreNeverUploaded(t *testing.T) {
 	if _, err := s.Wait(context.Background(), w.ID(), nil); !errors.As(err, &ue) {
 		t.Fatalf("Wait = %v, want *UploadError", err)
 	}
+	// Listed with what it holds (the record is not updated on every write: the data file says).
+	if m, ok := s.Get(w.ID()); !ok || !m.Abandoned || m.Size != ChunkSize+5 {
+		t.Fatalf("abandoned file: %+v, %v; want Abandoned with size %d", m, ok, ChunkSize+5)
+	}
 	time.Sleep(50 * time.Millisecond)
 	if fk.count("post")+fk.count("create") != 0 {
 		t.Fatal("an abandoned file was uploaded")
+	}
+}
+
+// A committed file whose data file is gone (removed by hand) is never uploaded as an empty
+// or short file: it fails, saying why, and the rest of the spool carries on.
+func TestCommittedFileWithoutDataFails(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFake(testItem)
+	fk.setBefore(func(ctx context.Context, op string, _ int64) error { <-ctx.Done(); return ctx.Err() })
+	s := openDir(t, dir, fk)
+	ctx := context.Background()
+	lost := writeFile(t, s, testItem, "lost.bin", randBytes(2, 1000))
+	kept := writeFile(t, s, testItem, "kept.bin", randBytes(3, 1000))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, dataDirName, lost.ID())); err != nil {
+		t.Fatal(err)
+	}
+	fk.setBefore(nil)
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	var ue *UploadError
+	if _, err := s.Wait(ctx, lost.ID(), nil); !errors.As(err, &ue) || !strings.Contains(ue.Reason, "copy the file again") {
+		t.Fatalf("Wait on a file whose bytes are gone = %v, want an *UploadError saying what to do", err)
+	}
+	mustAttach(t, s, fk, kept.ID(), testItem, "kept.bin", randBytes(3, 1000))
+	if n := len(fk.attachments(testItem)); n != 1 {
+		t.Fatalf("%d attachments, want only kept.bin", n)
 	}
 }
 

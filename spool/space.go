@@ -6,13 +6,12 @@ import (
 	"syscall"
 )
 
-// diskReserve is the free disk space the spool leaves when writing chunks.
-// Badger writes its value log and WAL through mmap'ed sparse files: on a full
-// disk that is a SIGBUS, not an error, so the spool stops writing chunks while
-// there is still room for Badger's own files (memtables, tables, manifest) and
-// for a value-log GC rewrite of a log file that is half garbage (see
-// gcValueLog), so that space can always be reclaimed.
-const diskReserve = maxLogFile/2 + ChunkSize + 2*memTableSize
+// diskReserve is the free disk space the spool leaves when writing bytes.
+// Badger writes its WAL (and value log) through mmap'ed sparse files: on a full
+// disk that is a SIGBUS, not an error, so the spool stops writing data while
+// there is still room for Badger's own files (memtables, tables, manifest), so
+// that records can always be written - a removal, a state change.
+const diskReserve = 4*memTableSize + ChunkSize
 
 // diskFree returns the bytes available to us on the spool's file system.
 func (s *Spool) diskFree() (int64, error) {
@@ -24,7 +23,7 @@ func (s *Spool) diskFree() (int64, error) {
 }
 
 // checkDisk fails with ErrNoSpace unless n more bytes can be written and the
-// reserve still be left free. Callers hold diskMu, so checks and writes do not interleave.
+// reserve still be left free.
 func (s *Spool) checkDisk(n int64) error {
 	free, err := s.diskFree()
 	if err != nil {

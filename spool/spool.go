@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -37,12 +38,6 @@ type Spool struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // workers, janitor, background calls
 
-	// dropMu: Badger's DropPrefix refuses writes made while it runs, so every
-	// write holds dropMu.RLock and DropPrefix holds dropMu.Lock.
-	dropMu sync.RWMutex
-	// diskMu makes the free-space check and the chunk write one step.
-	diskMu sync.Mutex
-
 	mu        sync.Mutex
 	files     map[string]*entry
 	used      int64      // bytes held for files (their sizes), counted against MaxBytes
@@ -50,8 +45,7 @@ type Spool struct {
 	queueCond *sync.Cond // on mu: the queue got an id, or the spool is closing
 	runs      int        // uploads running
 	closing   bool
-	drops     [][]byte // key prefixes waiting for DropPrefix
-	dropBytes int64    // bytes those prefixes hold
+	drops     []string // ids whose data files wait for the janitor to delete them
 	kick      chan struct{}
 }
 
@@ -62,13 +56,13 @@ type entry struct {
 	pmu sync.Mutex
 	rec record
 
-	size          int64     // live size (the record's Size is a copy made when it is persisted)
-	mtime         time.Time // live mtime
-	held          bool      // the file's bytes are in the database and counted in Spool.used
-	dropped       bool      // its record is gone from the database (the entry lives on in memory only)
-	chunksDropped bool      // its chunks are scheduled for DropPrefix
-	writer        *File     // the open writer, while writing in this process
-	changed       chan struct{}
+	size        int64     // live size (the record's Size is a copy made when it is persisted)
+	mtime       time.Time // live mtime
+	held        bool      // the file's bytes are in its data file and counted in Spool.used
+	dropped     bool      // its record is gone from the database (the entry lives on in memory only)
+	dataDropped bool      // its data file is deleted or waits for the janitor to delete it
+	writer      *File     // the open writer, while writing in this process
+	changed     chan struct{}
 
 	queued, running bool
 	cancel          context.CancelFunc // of the running upload
@@ -107,6 +101,9 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 	}
 	if err := os.Chmod(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Dir, dataDirName), 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", noSpace(err))
 	}
 	if err := repairCrashLeftovers(opts.Dir, opts.Logger); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -174,6 +171,7 @@ func (s *Spool) Close() error {
 	}
 	errs = append(errs, s.db.Sync(), s.db.Close())
 	s.pool.close()
+	s.deleteDropped()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: close: %w", err)
 	}
@@ -369,6 +367,14 @@ func (s *Spool) deleteRecord(id string) {
 	}
 }
 
+// write runs fn in a read-write transaction.
+func (s *Spool) write(fn func(txn *badger.Txn) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return noSpace(fmt.Errorf("spool: write: %w", err))
+	}
+	return nil
+}
+
 // readEntry reads a file's stored bytes, making sure they were not dropped meanwhile.
 func (s *Spool) readEntry(e *entry, p []byte, off int64) (int, error) {
 	s.mu.Lock()
@@ -378,7 +384,7 @@ func (s *Spool) readEntry(e *entry, p []byte, off int64) (int, error) {
 		return 0, ErrNotFound
 	}
 	n, err := s.readStored(e.id, size, p, off)
-	if err != nil {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return n, err
 	}
 	s.mu.Lock()
@@ -387,10 +393,7 @@ func (s *Spool) readEntry(e *entry, p []byte, off int64) (int, error) {
 	if !held {
 		return 0, ErrNotFound
 	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return n, err
 }
 
 // newID returns a fresh file id (hex, no '/').

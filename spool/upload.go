@@ -95,7 +95,7 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 	}
 	s.mu.Lock()
 	e.lastErr = cause
-	s.dropChunksLocked(e)
+	s.dropDataLocked(e)
 	s.mu.Unlock()
 	s.cancelSession(item, sess)
 	s.log.Warn("could not attach "+name+": "+reason, "id", e.id, "item", item, "kind", kind, "err", cause)
@@ -394,7 +394,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, attID string) e
 		return err
 	}
 	s.mu.Lock()
-	s.dropChunksLocked(e)
+	s.dropDataLocked(e)
 	s.mu.Unlock()
 	s.log.Info("attached", "id", e.id, "item", item, "size", size)
 	return s.finishAttached(ctx, e, gen)
@@ -426,7 +426,7 @@ func (s *Spool) finishAttached(ctx context.Context, e *entry, gen int) error {
 		}
 	}
 	s.mu.Lock()
-	s.dropChunksLocked(e)
+	s.dropDataLocked(e)
 	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()

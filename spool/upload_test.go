@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,21 @@ func storedKeys(t testing.TB, s *Spool, prefix []byte) []string {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// filePrefix is the prefix of every key of file id.
+func filePrefix(id string) []byte { return []byte(keyRoot + id + "/") }
+
+// forgotten tells whether the spool holds nothing of file id any more: no key, no data file.
+func forgotten(t testing.TB, s *Spool, id string) bool {
+	t.Helper()
+	return len(storedKeys(t, s, filePrefix(id))) == 0 && !hasData(s, id)
+}
+
+// hasData tells whether file id has a data file.
+func hasData(s *Spool, id string) bool {
+	_, err := os.Stat(s.dataPath(id))
+	return err == nil
 }
 
 func listKeys(s *Spool, prefix []byte) ([]string, error) {
@@ -141,8 +157,8 @@ func TestUploadSmallAndLarge(t *testing.T) {
 			if got, ok := s.Get(f.ID()); !ok || got.State != StateAttached {
 				t.Fatalf("Get after attach = %+v %v (attached files stay visible for a while)", got, ok)
 			}
-			waitFor(t, 10*time.Second, "the file's keys to be dropped", func() bool {
-				return len(storedKeys(t, s, filePrefix(f.ID()))) == 0
+			waitFor(t, 10*time.Second, "the file's record and data to be dropped", func() bool {
+				return forgotten(t, s, f.ID())
 			})
 		})
 	}
@@ -218,8 +234,8 @@ func TestStateTransitions(t *testing.T) {
 	if got := s.List(gone); len(got) != 1 || got[0].State != StateFailed {
 		t.Fatalf("List shows failed files: %+v", got)
 	}
-	waitFor(t, 10*time.Second, "a failed file's chunks to be dropped", func() bool {
-		return len(storedKeys(t, s, chunkPrefix(g.ID()))) == 0
+	waitFor(t, 10*time.Second, "a failed file's data to be deleted", func() bool {
+		return !hasData(s, g.ID())
 	})
 	if keys := storedKeys(t, s, filePrefix(g.ID())); len(keys) != 1 {
 		t.Fatalf("a failed file keeps its record only; keys %v", keys)
@@ -500,8 +516,8 @@ func TestRemoveDuringUpload(t *testing.T) {
 		t.Fatalf("Wait on a removed file: %v", err)
 	}
 	waitFor(t, 10*time.Second, "the session to be cancelled", func() bool { return fk.cancelledSessions() == 1 })
-	waitFor(t, 10*time.Second, "the keys to be dropped", func() bool {
-		return len(storedKeys(t, s, filePrefix(f.ID()))) == 0
+	waitFor(t, 10*time.Second, "the record and data to be dropped", func() bool {
+		return forgotten(t, s, f.ID())
 	})
 	if len(fk.attachments(testItem)) != 0 {
 		t.Fatal("a removed file got attached")

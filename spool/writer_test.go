@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -447,15 +448,31 @@ func TestScratchFilesExpire(t *testing.T) {
 	})
 }
 
+// The spool holds a user's files: its directories are 0700, its data files 0600 (whatever the umask).
 func TestDirIsPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
 	dir := t.TempDir() + "/profile/spool"
-	openT(t, Options{Dir: dir})
-	fi, err := os.Stat(dir)
+	s := openT(t, Options{Dir: dir})
+	f, err := s.Create(context.Background(), CreateOptions{Item: testItem, Name: "secret.txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o700 {
-		t.Fatalf("spool dir mode %v, want 0700", fi.Mode().Perm())
+	if _, err := f.WriteAt([]byte("private"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		dir:                                     0o700,
+		filepath.Join(dir, dataDirName):         0o700,
+		filepath.Join(dir, dataDirName, f.ID()): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
 	}
 }
 
