@@ -10,8 +10,8 @@ import (
 //
 // The buffers are anonymous mappings outside the Go heap: buffers on the heap
 // count as live data, and the garbage collector then lets twice as much
-// garbage pile up (Badger allocates ~3x every value it writes), which about
-// doubled the spool's resident memory in a measurement (when Badger still held the bytes). A buffer is owned by
+// garbage pile up, which about doubled the spool's resident memory in a
+// measurement (when Badger still held the bytes). A buffer is owned by
 // exactly one holder between get and put.
 type bufPool struct {
 	mu      sync.Mutex
