@@ -46,8 +46,8 @@ const (
 var crashScenarios = []crashScenario{
 	// While writing.
 	{name: "mid-write of a small file", runs: []crashRun{{"work", "write:" + fa + ":65536"}}},
-	{name: "mid-write, first chunk only buffered", runs: []crashRun{{"work", "write:" + fb + ":1048576"}}},
-	{name: "mid-write, one chunk stored", runs: []crashRun{{"work", "write:" + fb + ":5242880"}}},
+	{name: "mid-write at 1 MiB", runs: []crashRun{{"work", "write:" + fb + ":1048576"}}},
+	{name: "mid-write at 5 MiB (past the first upload range)", runs: []crashRun{{"work", "write:" + fb + ":5242880"}}},
 	{name: "all written, not committed", runs: []crashRun{{"work", "precommit:" + fb}}},
 	{name: "just after a commit", runs: []crashRun{{"work", "commit:" + fa}}, committed: []string{fa}},
 	{name: "just after the last commit", runs: []crashRun{{"work", "commit:e-replacement.txt"}},
