@@ -30,7 +30,8 @@ func (s *Spool) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var bad []string // unreadable records
+	var bad []string            // unreadable records
+	legacy := map[string]bool{} // ids with chunks kept as Badger values (migrate.go)
 	err = s.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
 		opt.PrefetchValues = false
@@ -43,8 +44,12 @@ func (s *Spool) recover(ctx context.Context) error {
 			if !ok {
 				continue
 			}
+			if bytes.HasPrefix(rest, []byte(legacyChunkInfix)) {
+				legacy[id] = true
+				continue
+			}
 			if !bytes.Equal(rest, []byte("m")) {
-				continue // chunks of a spool older than data files: dropped with their record below
+				continue
 			}
 			var r record
 			err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
@@ -59,6 +64,9 @@ func (s *Spool) recover(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("spool: reading the spool: %w", err)
+	}
+	if err := s.migrateChunks(legacy, records, data); err != nil {
+		return err
 	}
 
 	now := time.Now()

@@ -2,13 +2,17 @@ package spool
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // blockAt returns a hook that blocks the given operation (at offset off)
@@ -303,4 +307,49 @@ func TestCloseLetsRequestInFlightFinish(t *testing.T) {
 	if n := len(fk.attachments(testItem)); n != 1 {
 		t.Errorf("%d attachments after the restart, want 1", n)
 	}
+}
+
+// A spool written when chunks were Badger values (f/<id>/c/<%08d>): Open moves a pending
+// file's bytes into a data file, uploads them whole, and drops every old chunk key.
+func TestRecoverMigratesChunkValues(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir, nil)
+	data := randBytes(7, ChunkSize+100)
+	now := time.Now()
+	pending := record{Meta: Meta{ID: "0ld", Item: testItem, Name: "old.bin", State: StateCommitted,
+		Size: int64(len(data)), Created: now, Mtime: now}, CommittedAt: now}
+	attached := record{Meta: Meta{ID: "d0ne", Item: testItem, Name: "done.bin", State: StateAttached,
+		Size: 3, Created: now, Mtime: now, AttachmentID: "att-done"}}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for _, r := range []record{pending, attached} {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(metaKey(r.ID), v); err != nil {
+				return err
+			}
+		}
+		for i, c := range [][]byte{data[:ChunkSize], data[ChunkSize:]} {
+			if err := txn.Set(fmt.Appendf(nil, "f/0ld/c/%08d", i), c); err != nil {
+				return err
+			}
+		}
+		return txn.Set([]byte("f/d0ne/c/00000000"), []byte("abc"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fk := newFake(testItem)
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	mustAttach(t, s, fk, "0ld", testItem, "old.bin", data)
+	for _, id := range []string{"0ld", "d0ne"} {
+		if keys := storedKeys(t, s, []byte("f/"+id+"/c/")); len(keys) != 0 {
+			t.Errorf("old chunk keys of %s left: %v", id, keys)
+		}
+	}
+	waitFor(t, 10*time.Second, "the migrated file to be forgotten", func() bool { return forgotten(t, s, "0ld") })
 }
