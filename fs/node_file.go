@@ -152,8 +152,13 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	// A large preferred I/O size makes cp, dd-less tools and GIO write 1 MiB at a time (the
 	// kernel's FUSE maximum) instead of 128 KiB: eight times fewer requests into the spool.
 	out.Blksize = preferredIOSize
-	out.Nlink = 1
 	n.mu.Lock()
+	// A file unlinked (or dropped after a failed close) is in no directory any more: fstat of a
+	// descriptor still open on it says so, as on any filesystem.
+	out.Nlink = 1
+	if n.gone {
+		out.Nlink = 0
+	}
 	t := n.mtime
 	if t.IsZero() && n.att != nil {
 		t = n.att.LastModified
