@@ -10,6 +10,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/spool"
@@ -339,8 +340,13 @@ func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	return uint32(w), 0
 }
 
-// Allocate (fallocate) grows the file like a truncate would; punching holes is not supported.
+// Allocate (fallocate) grows the file like a truncate would. FALLOC_FL_KEEP_SIZE alone only
+// reserves room, which a file in the spool needs not: nothing to do. Punching holes, zeroing,
+// collapsing or inserting ranges is not supported.
 func (n *fileNode) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	if mode == unix.FALLOC_FL_KEEP_SIZE {
+		return 0
+	}
 	if mode != 0 {
 		return syscall.EOPNOTSUPP
 	}
