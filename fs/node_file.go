@@ -42,9 +42,12 @@ type fileNode struct {
 	// and closes the first, so an empty version is attached before any write). If that open
 	// ends in EFBIG, the early version is deleted too: a failed write leaves nothing attached.
 	ownAtt bool
-	mode   uint32
-	mtime  time.Time
-	size   int64 // true byte length when known, else -1
+	// awaited counts, by spool id, the closes (and renames) waiting for a version's upload. A
+	// write that starts the next version must not cancel an awaited one (see ensureActive).
+	awaited map[string]int
+	mode    uint32
+	mtime   time.Time
+	size    int64 // true byte length when known, else -1
 }
 
 // preferredIOSize is st_blksize of files: the largest write the kernel sends us (MaxWrite).
@@ -435,7 +438,7 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 				f, err = sp.Clone(ctx, spoolID)
 			}
 			if err == nil {
-				_ = sp.Remove(ctx, spoolID)
+				err = n.supersede(ctx, spoolID, f)
 			}
 		} else if ok {
 			replaces = m.AttachmentID
@@ -459,6 +462,43 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 	n.active, n.spoolID = f, f.ID()
 	n.mu.Unlock()
 	return f, 0
+}
+
+// supersede makes f, the version just started, take the place of the previous one (prev, not
+// attached yet). Nobody waiting for prev, it is dropped: its upload need not happen. But a
+// close (of another descriptor) may be waiting for prev's upload: cancelling it would fail that
+// close, and a request of it already on the wire could still attach it, beside f. So prev is
+// let finish, and f replaces the attachment it becomes. The caller holds writeMu, which the
+// closes waiting do not need.
+func (n *fileNode) supersede(ctx context.Context, prev string, f *spool.File) error {
+	sp := n.fs.opts.Spool
+	n.mu.Lock()
+	awaited := n.awaited[prev] > 0
+	n.mu.Unlock()
+	if !awaited {
+		_ = sp.Remove(ctx, prev)
+		return nil
+	}
+	m, err := sp.Wait(ctx, prev, nil)
+	switch {
+	case err == nil && m.AttachmentID != "":
+		return sp.SetReplaces(f.ID(), m.AttachmentID)
+	case ctx.Err() != nil:
+		return err
+	}
+	// prev failed (its close says so) or was removed: f replaces what prev would have.
+	return nil
+}
+
+// await records that a close (or rename) is about to wait for version id's upload; the caller
+// holds writeMu, so that no write can start the next version in between. waitUpload undoes it.
+func (n *fileNode) await(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.awaited == nil {
+		n.awaited = map[string]int{}
+	}
+	n.awaited[id]++
 }
 
 func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
@@ -531,24 +571,35 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		n.size = f.Size()
 	}
 	n.mu.Unlock()
-	n.writeMu.Unlock()
 	if err != nil {
+		n.writeMu.Unlock()
 		n.fs.log.Error("could not keep a written file in the spool", "name", name, "err", err)
 		return toErrno(err)
 	}
 	// A scratch file waits for its rename; a version replacing an attachment never is one, even
 	// when the server gave the attachment a name that looks like scratch.
 	if m, ok := n.fs.opts.Spool.Get(f.ID()); (ok && m.Scratch) || n.fs.opts.Async {
+		n.writeMu.Unlock()
 		return 0
 	}
+	n.await(f.ID())
+	n.writeMu.Unlock()
 	return n.waitUpload(ctx, f.ID())
 }
 
-// waitUpload blocks until the spool reports the file attached or failed. A synchronous close
+// waitUpload blocks until the spool reports the file attached or failed; the caller announced
+// the wait with await. A synchronous close
 // does not wait for the spool's retries: once the graph client's own retries are spent and the
 // spool would try again later, the upload is cancelled and the close fails with EIO, so that a
 // failed cp never attaches its file behind the user's back.
 func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
+	defer func() {
+		n.mu.Lock()
+		if n.awaited[id]--; n.awaited[id] <= 0 {
+			delete(n.awaited, id)
+		}
+		n.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	gaveUp := make(chan string, 1)
@@ -684,11 +735,15 @@ func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, repl
 	n.mu.Lock()
 	n.name, n.item = newName, item
 	n.mu.Unlock()
+	// A closed scratch file renamed to an ordinary name is what attaches it (rsync, LibreOffice).
+	wait := wasScratch && !isScratch(newName) && !open && !n.fs.opts.Async
+	if wait {
+		n.await(id)
+	}
 	n.writeMu.Unlock()
 	n.fs.itemListing(oldItem.ID).invalidate()
 	n.fs.itemListing(item.ID).invalidate()
-	// A closed scratch file renamed to an ordinary name is what attaches it (rsync, LibreOffice).
-	if wasScratch && !isScratch(newName) && !open && !n.fs.opts.Async {
+	if wait {
 		return n.waitUpload(ctx, id)
 	}
 	return 0
