@@ -289,6 +289,21 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 }
 
 func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	got, err := n.read(ctx, fh, dest, off)
+	if errors.Is(err, spool.ErrNotFound) {
+		// The version read from the spool was attached (its bytes dropped) or superseded by
+		// another descriptor's write since we looked: read what the file is now.
+		n.settle()
+		got, err = n.read(ctx, fh, dest, off)
+	}
+	if err != nil && !isEOF(err) {
+		n.fs.log.Error("read failed", "name", n.name, "err", err)
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:got]), 0
+}
+
+func (n *fileNode) read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (int, error) {
 	n.mu.Lock()
 	active, spoolID, att, kind := n.active, n.spoolID, n.att, n.kind
 	n.mu.Unlock()
@@ -313,11 +328,7 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			got, err = n.fs.readAttachment(ctx, n.item, att.ID, dest, off)
 		}
 	}
-	if err != nil && !isEOF(err) {
-		n.fs.log.Error("read failed", "name", n.name, "err", err)
-		return nil, toErrno(err)
-	}
-	return fuse.ReadResultData(dest[:got]), 0
+	return got, err
 }
 
 func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
@@ -430,19 +441,24 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 		err error
 	)
 	if spoolID != "" {
-		if m, ok := sp.Get(spoolID); ok && m.State != spool.StateAttached {
+		m, ok := sp.Get(spoolID)
+		if ok && m.State != spool.StateAttached {
 			replaces = m.Replaces
 			if truncate {
 				f, err = sp.Create(ctx, spool.CreateOptions{Item: item, Name: name, Scratch: isScratch(name) && replaces == "", Replaces: replaces, Mode: mode})
 			} else {
 				f, err = sp.Clone(ctx, spoolID)
+				if now, ok := sp.Get(spoolID); err != nil && ok && now.State == spool.StateAttached {
+					// Attached (its bytes dropped) since we looked: start from the attachment.
+					m, err = now, nil
+				}
 			}
-			if err == nil {
+			if f != nil {
 				err = n.supersede(ctx, spoolID, f)
 			}
-		} else if ok {
+		}
+		if ok && m.State == spool.StateAttached {
 			replaces = m.AttachmentID
-			spoolID = ""
 		}
 	}
 	if f == nil && err == nil {
