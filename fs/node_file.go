@@ -616,7 +616,11 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		}
 		n.mu.Unlock()
 	}()
-	ctx, cancel := context.WithCancel(ctx)
+	// Not cut short by the request's interruption: the kernel sends FUSE an INTERRUPT for any
+	// signal reaching the closing thread (a Go program's preemption, a shell's SIGCHLD), yet
+	// waits for FLUSH's answer all the same. Giving up would report EINTR for a file the spool
+	// still attaches. The wait ends with the upload, or with watchRetries below.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	gaveUp := make(chan string, 1)
 	if !n.fs.opts.Async {
