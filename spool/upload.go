@@ -106,7 +106,7 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 	u := s.opts.Uploader
 	if r.Final { // a POST of ours may have landed before
 		if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
-			return s.attachedOr(ctx, e, gen, id, err)
+			return s.attachedOr(ctx, e, gen, r.Item, id, err)
 		}
 	}
 	known, err := s.namesakes(ctx, r)
@@ -128,18 +128,18 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 	if _, err := s.readEntry(e, data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	rctx, done := s.requestCtx(ctx)
+	rctx, done := s.requestCtx(ctx, true)
 	att, err := u.AddSmallAttachment(rctx, r.Item, newAttachment(r), data)
 	done()
 	if err != nil {
 		if ambiguous(err) && ctx.Err() == nil {
 			if id, ok, ferr := s.findOurs(ctx, r); ferr == nil && ok {
-				return s.attached(ctx, e, gen, id)
+				return s.attached(ctx, e, gen, r.Item, id)
 			}
 		}
 		return err
 	}
-	return s.attached(ctx, e, gen, att.ID)
+	return s.attached(ctx, e, gen, r.Item, att.ID)
 }
 
 // uploadLarge attaches a file through an upload session, resuming the recorded
@@ -150,7 +150,7 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 	next := int64(-1) // -1: a new session is needed
 	if r.Session != nil {
 		sess = graph.UploadSession{URL: r.Session.URL, Expires: r.Session.Expires}
-		rctx, done := s.requestCtx(ctx)
+		rctx, done := s.requestCtx(ctx, false)
 		st, err := u.UploadStatus(rctx, sess)
 		done()
 		switch {
@@ -167,7 +167,7 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 	}
 	if next < 0 && r.Final {
 		if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
-			return s.attachedOr(ctx, e, gen, id, err)
+			return s.attachedOr(ctx, e, gen, r.Item, id, err)
 		}
 	}
 	for {
@@ -176,7 +176,7 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 				return fmt.Errorf("%w: %d upload sessions were lost part way", errGaveUp, r.Restarts)
 			}
 			var err error
-			rctx, done := s.requestCtx(ctx)
+			rctx, done := s.requestCtx(ctx, false)
 			sess, err = u.CreateUploadSession(rctx, r.Item, newAttachment(r))
 			done()
 			if err != nil {
@@ -207,7 +207,7 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 		if err != nil {
 			return err
 		}
-		return s.attached(ctx, e, gen, id)
+		return s.attached(ctx, e, gen, r.Item, id)
 	}
 }
 
@@ -257,7 +257,7 @@ func (s *Spool) putChunks(ctx context.Context, e *entry, gen int, r *record, ses
 				return "", err
 			}
 		}
-		rctx, done := s.requestCtx(ctx)
+		rctx, done := s.requestCtx(ctx, final)
 		res, err := u.PutRange(rctx, sess, next, data, size)
 		done()
 		aheadErr := waitAhead(ahead)
@@ -359,20 +359,21 @@ func (s *Spool) findOurs(ctx context.Context, r record) (string, bool, error) {
 	return "", false, nil
 }
 
-func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, id string, err error) error {
+func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, item graph.ItemRef, id string, err error) error {
 	if err != nil {
 		return err
 	}
-	return s.attached(ctx, e, gen, id)
+	return s.attached(ctx, e, gen, item, id)
 }
 
-// attached records that Graph confirmed the attachment, drops the bytes and
-// finishes the file (deleting the attachment it replaces).
-func (s *Spool) attached(ctx context.Context, e *entry, gen int, attID string) error {
-	var item graph.ItemRef
+// attached records that Graph confirmed attachment attID on item (the item the
+// upload went to), drops the bytes and finishes the file (deleting the
+// attachment it replaces). If the file was renamed or removed meanwhile, attID
+// is deleted instead.
+func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.ItemRef, attID string) error {
 	var size int64
 	err := s.update(e, gen, func(r *record) error {
-		item, size = r.Item, r.Size
+		size = r.Size
 		r.State, r.AttachmentID, r.Confirmed = StateAttached, attID, r.Size
 		r.Session, r.Final, r.KnownIDs = nil, false, nil
 		r.FailKind, r.Reason = "", ""

@@ -636,3 +636,87 @@ func TestSetReplacesThenRename(t *testing.T) {
 		t.Errorf("SetReplaces on an attached file: %v, want ErrCommitted", err)
 	}
 }
+
+// A file removed or renamed while the request that creates its attachment (the POST, the
+// final PUT) is on the wire: the request is not cut - cut, the server may still finish it and
+// leave an attachment nobody knows of - and the attachment it made is deleted, on the item
+// it was made on. A renamed file is then attached under its new name.
+func TestRemoveOrRenameDuringCreatingRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		op     string
+		off    int64
+		rename bool
+	}{
+		{"remove during the POST", 1000, "post", 0, false},
+		{"remove during the final PUT", ChunkSize + 10, "put", ChunkSize, false},
+		{"rename during the POST", 1000, "post", 0, true},
+		{"rename during the final PUT", ChunkSize + 10, "put", ChunkSize, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fk := newFake(testItem)
+			data := randBytes(11, tc.size)
+			started, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			fk.setBefore(func(ctx context.Context, op string, off int64) error {
+				if op != tc.op || off != tc.off {
+					return nil
+				}
+				first := false
+				once.Do(func() { first = true; close(started) })
+				if !first {
+					return nil
+				}
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					// Cut by the client: the server finishes it anyway, a little later.
+					go func() {
+						time.Sleep(50 * time.Millisecond)
+						fk.mu.Lock()
+						fk.attachLocked(testItem, "orphan", data)
+						fk.mu.Unlock()
+					}()
+					return ctx.Err()
+				}
+			})
+			s := openT(t, Options{Uploader: fk})
+			ctx := context.Background()
+			f := writeFile(t, s, testItem, "f.bin", data)
+			<-started
+			var err error
+			if tc.rename {
+				err = s.Rename(ctx, f.ID(), testItem, "renamed.bin", false)
+			} else {
+				err = s.Remove(ctx, f.ID())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // a cut request's late attachment would land now
+			close(release)
+			want := 0
+			if tc.rename {
+				mustAttach(t, s, fk, f.ID(), testItem, "renamed.bin", data)
+				want = 1
+			}
+			waitFor(t, 10*time.Second, "the attachment made under the old name to be deleted", func() bool {
+				return len(fk.attachments(testItem)) == want
+			})
+			time.Sleep(200 * time.Millisecond)
+			if atts := fk.attachments(testItem); len(atts) != want || (want == 1 && atts[0].Name != "renamed.bin") {
+				t.Fatalf("attachments %v, want %d (renamed.bin when renamed)", names(atts), want)
+			}
+		})
+	}
+}
+
+func names(atts []fakeAtt) []string {
+	var out []string
+	for _, a := range atts {
+		out = append(out, a.Name)
+	}
+	return out
+}
