@@ -70,6 +70,8 @@ const (
 	janitorInterval = 5 * time.Minute
 	// maxRetryDelay bounds the wait between two attempts of an upload after a transient failure.
 	maxRetryDelay = 5 * time.Minute
+	// maxServerRetryAfter bounds how long a server's Retry-After may delay the next attempt.
+	maxServerRetryAfter = 15 * time.Minute
 	// maxRestarts bounds the new sessions one upload may start after its session was lost.
 	maxRestarts = 5
 )

@@ -99,13 +99,16 @@ func (s *Spool) worker() {
 	}
 }
 
-// retryLater queues e again after a backoff that grows with its failures in a row.
-func (s *Spool) retryLater(e *entry) time.Duration {
+// retryLater queues e again after a backoff that grows with its failures in a
+// row, and not before the server said to come back (notBefore: its Retry-After,
+// which for Outlook's 10,000-requests-per-10-minutes limit can be minutes).
+func (s *Spool) retryLater(e *entry, notBefore time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.retries++
 	d := min(maxRetryDelay, time.Second<<min(e.retries, 10))
 	d = d/2 + rand.N(d/2+1)
+	d = max(d, min(notBefore, maxServerRetryAfter))
 	if s.closing || e.dropped {
 		return d
 	}

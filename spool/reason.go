@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/outlookfs/outlookfs/graph"
 )
@@ -89,4 +90,13 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// retryAfter is how long the server asked us to wait (its Retry-After), 0 if it did not say.
+func retryAfter(err error) time.Duration {
+	var ge *graph.Error
+	if errors.As(err, &ge) {
+		return ge.RetryAfter
+	}
+	return 0
 }

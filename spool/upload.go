@@ -54,7 +54,7 @@ func (s *Spool) settle(ctx context.Context, e *entry, gen int, r record, err err
 		return // finishAttached logs what it could not do
 	}
 	if !permanent {
-		d := s.retryLater(e)
+		d := s.retryLater(e, retryAfter(err))
 		s.log.Warn("upload of "+r.Name+" failed; will retry", "id", e.id, "item", r.Item, "in", d.Round(time.Second), "err", err)
 		if !attached {
 			s.setReason(e, gen, "retrying: "+reason)

@@ -320,6 +320,39 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	}
 }
 
+// A throttled upload is not tried again before the server's Retry-After, which for
+// Outlook's request-rate limit is longer than the spool's own first backoff (1-2 s).
+func TestRetryAfterIsHonoured(t *testing.T) {
+	fk := newFake(testItem)
+	const after = 3 * time.Second
+	var mu sync.Mutex
+	var attempts []time.Time
+	fk.setBefore(func(_ context.Context, op string, _ int64) error {
+		if op != "post" {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, time.Now())
+		if len(attempts) == 1 {
+			return &graph.Error{Op: "add attachment", Status: 429, Code: "ApplicationThrottled", RetryAfter: after}
+		}
+		return nil
+	})
+	s := openT(t, Options{Uploader: fk})
+	data := []byte("throttled")
+	f := writeFile(t, s, testItem, "t.txt", data)
+	mustAttach(t, s, fk, f.ID(), testItem, "t.txt", data)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(attempts) != 2 {
+		t.Fatalf("%d POSTs, want 2", len(attempts))
+	}
+	if gap := attempts[1].Sub(attempts[0]); gap < after {
+		t.Fatalf("tried again after %v, before the server's Retry-After of %v", gap, after)
+	}
+}
+
 func TestSessionLostMidUpload(t *testing.T) {
 	fk := newFake(testItem)
 	var once sync.Once

@@ -32,7 +32,7 @@
 // the realistic default: KeySpelling, SessionLifetime, RequestLimit,
 // RequestLimitDecoded, RequestLimitStatus, TooSmallStatus, MessageSizeLimit,
 // MessageSizeExceededStatus, AllowSharedUploadSessions, ListedSize, PageSize,
-// MaxConcurrent, RetryAfter, VolumeLimit; the link is Bandwidth and Latency.
+// MaxConcurrent, RetryAfter, RateLimit, VolumeLimit; the link is Bandwidth and Latency.
 //
 // # Test hooks
 //

@@ -34,6 +34,7 @@ const (
 	msgMaxRequestLength = "Maximum request length exceeded."
 	msgConcurrency      = "Application is over its MailboxConcurrency limit."
 	msgVolume           = "Application is over its MailboxUploadVolume limit."
+	msgRate             = "Application is over its MailboxRequests limit."
 	msgNotFound         = "The specified object was not found in the store."
 	msgAccessDenied     = "Access is denied. Check credentials and try again."
 )

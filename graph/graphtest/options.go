@@ -77,6 +77,13 @@ type Options struct {
 	VolumeLimit int64
 	// VolumeWindow is the sliding window of VolumeLimit. Default 5m.
 	VolumeWindow time.Duration
+	// RateLimit caps the requests admitted per mailbox (Graph and upload host
+	// together) within RateWindow; one more gets 429 with a Retry-After of
+	// when the oldest request counted leaves the window. Default 10,000 (per
+	// 10 minutes, as Graph documents); negative means unlimited.
+	RateLimit int
+	// RateWindow is the sliding window of RateLimit. Default 10m.
+	RateWindow time.Duration
 
 	// Bandwidth, when positive, is the simulated link's rate in bytes per
 	// second, shared by every connection and both directions (request and
@@ -139,6 +146,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.VolumeWindow <= 0 {
 		o.VolumeWindow = 5 * time.Minute
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 10_000
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = 10 * time.Minute
 	}
 	if o.RequestLogLimit <= 0 {
 		o.RequestLogLimit = 10000

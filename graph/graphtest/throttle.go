@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// load is a mailbox's concurrency and upload-volume accounting (Outlook
-// limits per app and mailbox, graph-protocol.md 4).
+// load is a mailbox's concurrency, request-rate and upload-volume accounting
+// (Outlook limits per app and mailbox, graph-protocol.md 4).
 type load struct {
 	mu          sync.Mutex
 	inFlight    int
@@ -17,6 +17,7 @@ type load struct {
 	maxAdmitted int
 	throttled   int
 	volume      []volumeEntry
+	admitted    []time.Time // arrivals counted against RateLimit, oldest first
 }
 
 type volumeEntry struct {
@@ -43,6 +44,7 @@ func (l *load) reset() {
 	defer l.mu.Unlock()
 	l.maxSeen, l.maxAdmitted, l.throttled = l.inFlight, l.inFlight, 0
 	l.volume = nil
+	l.admitted = nil
 }
 
 // admit counts an arriving request. When it is over a limit it returns false
@@ -55,6 +57,19 @@ func (l *load) admit(o Options, r *http.Request, now time.Time) (bool, string, s
 	if o.MaxConcurrent > 0 && n > o.MaxConcurrent {
 		l.throttled++
 		return false, o.RetryAfter, msgConcurrency
+	}
+	if o.RateLimit > 0 {
+		cut := now.Add(-o.RateWindow)
+		i := 0
+		for i < len(l.admitted) && !l.admitted[i].After(cut) {
+			i++
+		}
+		l.admitted = l.admitted[i:]
+		if len(l.admitted) >= o.RateLimit {
+			l.throttled++
+			wait := l.admitted[0].Add(o.RateWindow).Sub(now)
+			return false, strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))), msgRate
+		}
 	}
 	if o.VolumeLimit > 0 && isUpload(r.Method) {
 		cut := now.Add(-o.VolumeWindow)
@@ -74,6 +89,9 @@ func (l *load) admit(o Options, r *http.Request, now time.Time) (bool, string, s
 			return false, strconv.Itoa(int(math.Ceil(wait.Seconds()))), msgVolume
 		}
 		l.volume = append(l.volume, volumeEntry{at: now, n: size})
+	}
+	if o.RateLimit > 0 {
+		l.admitted = append(l.admitted, now)
 	}
 	l.inFlight = n
 	l.maxAdmitted = max(l.maxAdmitted, n)

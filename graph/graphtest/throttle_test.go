@@ -2,6 +2,8 @@ package graphtest
 
 import (
 	"context"
+	"math"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +161,59 @@ func TestVolumeLimit(t *testing.T) {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 	_ = s
+}
+
+// 10,000 requests per 10 minutes per mailbox by default; one more is a 429 whose Retry-After
+// says when the oldest request counted leaves the window.
+func TestRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		limit int
+	}{
+		{"default", Options{}, 10_000},
+		{"set", Options{RateLimit: 3, RateWindow: time.Minute}, 3},
+		{"unlimited", Options{RateLimit: -1}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			tc.opts.Now = clock.Now
+			s := StartT(t, tc.opts)
+			m := s.Emulator.AddMailbox("a@outlookfs.test")
+			other := s.Emulator.AddMailbox("b@outlookfs.test")
+			c := newRaw(t, s, m.Token())
+			n := tc.limit
+			if n == 0 {
+				n = 10_001
+			}
+			for i := range n {
+				if r := c.do("GET", "/me/mailFolders/drafts/messages?$top=1", nil, nil); r.status != 200 {
+					t.Fatalf("request %d: %d %s", i+1, r.status, r.body)
+				}
+				clock.Advance(time.Millisecond)
+			}
+			r := c.do("GET", "/me/mailFolders/drafts/messages?$top=1", nil, nil)
+			if tc.limit == 0 {
+				if r.status != 200 {
+					t.Fatalf("unlimited: request %d got %d", n+1, r.status)
+				}
+				return
+			}
+			window := 10 * time.Minute
+			if tc.opts.RateWindow > 0 {
+				window = tc.opts.RateWindow
+			}
+			wantAfter := strconv.Itoa(int(math.Ceil((window - time.Duration(n)*time.Millisecond).Seconds())))
+			if r.status != 429 || r.code(t) != "ApplicationThrottled" || r.header.Get("Retry-After") != wantAfter {
+				t.Fatalf("request %d: %d Retry-After %q (want 429, %s) %s", n+1, r.status, r.header.Get("Retry-After"), wantAfter, r.body)
+			}
+			if r := newRaw(t, s, other.Token()).do("GET", "/me/mailFolders/drafts/messages?$top=1", nil, nil); r.status != 200 {
+				t.Fatalf("another mailbox: %d (the limit is per mailbox)", r.status)
+			}
+			clock.Advance(window)
+			if r := c.do("GET", "/me/mailFolders/drafts/messages?$top=1", nil, nil); r.status != 200 {
+				t.Fatalf("once the window passed: %d %s", r.status, r.body)
+			}
+		})
+	}
 }
