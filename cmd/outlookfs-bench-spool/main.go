@@ -72,7 +72,7 @@ func run(dir string, size, small int64, files int, bandwidth int64, latency time
 			baseline = fmt.Sprintf("%d x %s files: %s", files, mib(small), mib(peaks[small]))
 			ratio = fmt.Sprintf("%.2fx", float64(peaks[size])/float64(peaks[small]))
 		}
-		fmt.Printf("| peak RssAnon, %d x %s spooled and uploaded at once (GOMEMLIMIT 48MiB, as the mount sets) | %s (max %s of %d runs; Go runtime %s, the rest chunk buffers) | %s | %s | < 64 MiB, no growth with file size |\n",
+		fmt.Printf("| peak RssAnon, %d x %s spooled and uploaded at once (GOMEMLIMIT 48MiB, as the mount sets) | %s (max %s of %d runs; Go runtime %s, the rest upload buffers and Badger) | %s | %s | < 64 MiB, no growth with file size |\n",
 			files, mib(sz), mib(peaks[sz]), mib(slices.Max(peak)), runs, mib(medianInt(goMem)), baseline, ratio)
 	}
 

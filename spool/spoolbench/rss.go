@@ -22,7 +22,7 @@ type RSSResult struct {
 	Files    int
 	FileSize int64
 	PeakAnon int64         // highest RssAnon seen (bytes), sampled every 2 ms
-	GoAtPeak int64         // of which the Go runtime's memory (heap, stacks...; the rest is chunk buffers)
+	GoAtPeak int64         // of which the Go runtime's memory (heap, stacks...; the rest is upload buffers and Badger's mmaps)
 	BaseAnon int64         // RssAnon before the spool was opened
 	Elapsed  time.Duration // from the first write to the last attachment
 }
