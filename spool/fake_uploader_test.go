@@ -316,3 +316,33 @@ func (f *fakeUploader) expireAll() {
 		s.cancelled = true
 	}
 }
+
+// holdFirst returns a before-hook that holds the first request op at off on the wire: it
+// closes started, then completes the request once release is closed. Cut by the client
+// first, the request is finished by the server all the same: attachment name (data) appears
+// late afterwards, as a real service may do.
+func (f *fakeUploader) holdFirst(op string, off int64, started chan<- struct{}, release <-chan struct{}, late time.Duration, name string, data []byte) func(context.Context, string, int64) error {
+	var once sync.Once
+	return func(ctx context.Context, o string, at int64) error {
+		if o != op || at != off {
+			return nil
+		}
+		first := false
+		once.Do(func() { first = true; close(started) })
+		if !first {
+			return nil
+		}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			go func() {
+				time.Sleep(late)
+				f.mu.Lock()
+				f.attachLocked(testItem, name, data)
+				f.mu.Unlock()
+			}()
+			return ctx.Err()
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,32 +250,10 @@ func TestCommittedFileWithoutDataFails(t *testing.T) {
 // within CloseGrace is cut.
 func TestCloseLetsRequestInFlightFinish(t *testing.T) {
 	fk := newFake(testItem)
-	started := make(chan struct{})
-	var once sync.Once
-	fk.before = func(ctx context.Context, op string, off int64) error {
-		if op != "post" {
-			return nil
-		}
-		first := false
-		once.Do(func() { first = true; close(started) })
-		if !first {
-			return nil
-		}
-		select {
-		case <-time.After(300 * time.Millisecond): // on the wire while Close runs
-			return nil
-		case <-ctx.Done():
-			// Cut by the client: the server goes on and creates the attachment a little
-			// later, after a restart's first look (as a real service may).
-			go func() {
-				time.Sleep(300 * time.Millisecond)
-				fk.mu.Lock()
-				fk.attachLocked(testItem, "inflight.txt", []byte("on the wire"))
-				fk.mu.Unlock()
-			}()
-			return ctx.Err()
-		}
-	}
+	started, release := make(chan struct{}), make(chan struct{})
+	time.AfterFunc(300*time.Millisecond, func() { close(release) }) // on the wire while Close runs
+	// Cut, the server creates the attachment after a restart's first look.
+	fk.before = fk.holdFirst("post", 0, started, release, 300*time.Millisecond, "inflight.txt", []byte("on the wire"))
 	dir := t.TempDir()
 	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t), CloseGrace: 10 * time.Second})
 	if err != nil {

@@ -691,30 +691,7 @@ func TestRemoveOrRenameDuringCreatingRequest(t *testing.T) {
 			fk := newFake(testItem)
 			data := randBytes(11, tc.size)
 			started, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			fk.setBefore(func(ctx context.Context, op string, off int64) error {
-				if op != tc.op || off != tc.off {
-					return nil
-				}
-				first := false
-				once.Do(func() { first = true; close(started) })
-				if !first {
-					return nil
-				}
-				select {
-				case <-release:
-					return nil
-				case <-ctx.Done():
-					// Cut by the client: the server finishes it anyway, a little later.
-					go func() {
-						time.Sleep(50 * time.Millisecond)
-						fk.mu.Lock()
-						fk.attachLocked(testItem, "orphan", data)
-						fk.mu.Unlock()
-					}()
-					return ctx.Err()
-				}
-			})
+			fk.setBefore(fk.holdFirst(tc.op, tc.off, started, release, 50*time.Millisecond, "orphan", data))
 			s := openT(t, Options{Uploader: fk})
 			ctx := context.Background()
 			f := writeFile(t, s, testItem, "f.bin", data)
