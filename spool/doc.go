@@ -28,7 +28,9 @@
 // syncs the data file and the data directory before the record saying
 // "committed" is written and db.Sync'ed, so a committed record always has its
 // bytes, after a kill -9 or a power loss alike. File.Sync (fsync(2)) does the
-// same for a file still being written.
+// same for a file still being written. A background sync that fails makes every
+// later Sync and Commit of that file fail too: the kernel reports a writeback
+// error to one fsync only, and the bytes may be gone.
 //
 // # The writer API (used by fs)
 //

@@ -22,11 +22,12 @@ type File struct {
 	e *entry
 
 	mu       sync.Mutex
-	data     *os.File      // the data file, open while writing
-	dirSync  bool          // the data directory holds the data file's name durably
-	bgSync   chan struct{} // closed when the background fdatasync in progress ends (nil: none)
-	unsynced int64         // bytes written since the last background sync started
-	done     error         // set once committed (ErrCommitted), dropped (ErrNotFound) or closed with the spool (ErrClosed)
+	data     *os.File   // the data file, open while writing
+	dirSync  bool       // the data directory holds the data file's name durably
+	bgSync   chan error // gets the result of the background fdatasync in progress (nil: none)
+	syncErr  error      // a background fdatasync failed: the bytes may not be on disk, ever
+	unsynced int64      // bytes written since the last background sync started
+	done     error      // set once committed (ErrCommitted), dropped (ErrNotFound) or closed with the spool (ErrClosed)
 }
 
 // syncEvery is how many bytes are written between two background syncs.
@@ -209,27 +210,35 @@ func (f *File) syncBehind(n int64) {
 	}
 	if f.bgSync != nil {
 		select {
-		case <-f.bgSync:
+		case err := <-f.bgSync:
 			f.bgSync = nil
+			f.noteSyncErr(err)
 		default:
 			return
 		}
 	}
 	f.unsynced = 0
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	f.bgSync = done
-	data := f.data
-	go func() {
-		defer close(done)
-		_ = syncData(data) // best effort: Commit syncs again and reports errors
-	}()
+	data, sync := f.data, f.s.syncFile
+	go func() { done <- sync(data) }()
 }
 
 // waitSyncBehind waits for the background fdatasync in progress, if any. Callers hold f.mu.
 func (f *File) waitSyncBehind() {
 	if f.bgSync != nil {
-		<-f.bgSync
+		f.noteSyncErr(<-f.bgSync)
 		f.bgSync = nil
+	}
+}
+
+// noteSyncErr keeps the first error of a background fdatasync. The kernel reports a
+// writeback error to one fsync of an open file only: the next one, Commit's, would
+// succeed with the bytes lost, so the file keeps the error and can never be committed.
+// Callers hold f.mu.
+func (f *File) noteSyncErr(err error) {
+	if err != nil && f.syncErr == nil {
+		f.syncErr = err
 	}
 }
 
@@ -313,7 +322,11 @@ func (f *File) Truncate(size int64) error {
 // syncLocked makes the data file and its name durable. Callers hold f.mu and have a data file.
 func (f *File) syncLocked() error {
 	f.waitSyncBehind()
-	if err := syncData(f.data); err != nil {
+	if f.syncErr != nil {
+		return f.syncErr
+	}
+	if err := f.s.syncFile(f.data); err != nil {
+		f.noteSyncErr(err)
 		return err
 	}
 	if !f.dirSync {

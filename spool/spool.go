@@ -28,6 +28,8 @@ type Spool struct {
 	log  *slog.Logger
 	db   *badger.DB
 	pool *bufPool
+	// syncFile makes a data file's bytes durable (syncData; tests put a failing disk here).
+	syncFile func(*os.File) error
 
 	// life: public operations hold it shared (enter/leave); Close holds it
 	// exclusively to close the database once they are done.
@@ -113,12 +115,13 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, noSpace(err))
 	}
 	s := &Spool{
-		opts:  opts,
-		log:   opts.Logger.With("component", "spool"),
-		db:    db,
-		pool:  newBufPool(1),
-		files: make(map[string]*entry),
-		kick:  make(chan struct{}, 1),
+		opts:     opts,
+		log:      opts.Logger.With("component", "spool"),
+		db:       db,
+		pool:     newBufPool(1),
+		syncFile: syncData,
+		files:    make(map[string]*entry),
+		kick:     make(chan struct{}, 1),
 	}
 	s.queueCond = sync.NewCond(&s.mu)
 	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -511,5 +512,47 @@ func TestNoSpaceMapsDiskFullErrors(t *testing.T) {
 				t.Fatalf("noSpace(%v) does not match ENOSPC", tc.err)
 			}
 		})
+	}
+}
+
+// A background sync that fails (a disk I/O error) makes the file's Commit fail: the kernel
+// reports a writeback error to one fsync only, so Commit's own sync would succeed with the
+// bytes lost. Other files are not affected.
+func TestBackgroundSyncErrorFailsCommit(t *testing.T) {
+	s := openT(t, Options{})
+	var mu sync.Mutex
+	calls := 0
+	s.syncFile = func(f *os.File) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return fmt.Errorf("spool: sync data file: %w", syscall.EIO)
+		}
+		return syncData(f)
+	}
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "big.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := randBytes(5, 1<<20)
+	for off := int64(0); off < syncEvery+4<<20; off += int64(len(block)) {
+		if _, err := f.WriteAt(block, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Commit(ctx); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Commit after a failed background sync = %v, want EIO", err)
+	}
+	if m, _ := s.Get(f.ID()); m.State != StateWriting {
+		t.Fatalf("the file is %s, want still writing (never uploaded)", m.State)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Sync after a failed background sync = %v, want EIO", err)
+	}
+	g := writeFile(t, s, testItem, "small.txt", []byte("fine"))
+	if m, _ := s.Get(g.ID()); m.State != StateCommitted {
+		t.Fatalf("another file: %s, want committed", m.State)
 	}
 }
