@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,12 @@ func TestEdgeAsyncSlowLink(t *testing.T) {
 			}
 			if got := h.must("cat", filepath.Join(dir, "already.txt")); got != "there" {
 				t.Errorf("reading another attachment during an upload: %q", got)
+			}
+			st := h.must("cat", filepath.Join(h.dir, ".outlookfs", "status"))
+			if m := regexp.MustCompile(`1 uploading, 0 failed; ([0-9.]+) MB not uploaded yet`).FindStringSubmatch(st); m == nil {
+				t.Errorf(".outlookfs/status during an upload:\n%s", st)
+			} else if mb, _ := strconv.ParseFloat(m[1], 64); mb <= 0 || mb > 20*mib/1e6 {
+				t.Errorf(".outlookfs/status says %s MB not uploaded yet of a 21 MB file", m[1])
 			}
 			if after := h.state(p); after != "attached" {
 				lsDuring = true // ls came back while the upload still ran

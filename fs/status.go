@@ -105,16 +105,21 @@ func (f *FS) statusText(which string) string {
 	switch which {
 	case "status":
 		counts := map[spool.State]int{}
+		var pending int64 // bytes on disk not attached yet (scratch files wait for a rename)
 		for _, m := range all {
 			counts[m.State]++
+			if m.State == spool.StateWriting || m.State == spool.StateCommitted || m.State == spool.StateUploading {
+				pending += m.Size - m.Confirmed
+			}
 		}
 		mode := "synchronous (close returns once Graph has the attachment)"
 		if f.opts.Async {
 			mode = "asynchronous (close returns once the file is in the spool)"
 		}
 		fmt.Fprintf(&b, "mailbox: %s\nclose: %s\n", f.opts.Describe, mode)
-		fmt.Fprintf(&b, "spool: %d writing, %d waiting, %d uploading, %d failed\n",
-			counts[spool.StateWriting], counts[spool.StateCommitted], counts[spool.StateUploading], counts[spool.StateFailed])
+		fmt.Fprintf(&b, "spool: %d writing, %d waiting, %d uploading, %d failed; %.1f MB not uploaded yet\n",
+			counts[spool.StateWriting], counts[spool.StateCommitted], counts[spool.StateUploading], counts[spool.StateFailed],
+			float64(pending)/1e6)
 	case "uploads":
 		for _, m := range all {
 			if m.Scratch || (m.State != spool.StateCommitted && m.State != spool.StateUploading && m.State != spool.StateWriting) {
