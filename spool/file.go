@@ -188,10 +188,14 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		err = noSpace(fmt.Errorf("spool: write: %w", err))
 	}
 	f.s.mu.Lock()
-	if reached := off + int64(n); n < len(p) && f.e.size > max(old, reached) {
+	keep := old // a write that wrote nothing does not change the size
+	if n > 0 {
+		keep = max(old, off+int64(n))
+	}
+	if n < len(p) && f.e.size > keep {
 		// The size is what was written; give back the reservation of what was not.
-		_ = f.s.reserveLocked(max(old, reached) - f.e.size)
-		f.e.size = max(old, reached)
+		_ = f.s.reserveLocked(keep - f.e.size)
+		f.e.size = keep
 		_ = f.data.Truncate(f.e.size)
 	}
 	f.e.mtime = time.Now()

@@ -556,3 +556,48 @@ func TestBackgroundSyncErrorFailsCommit(t *testing.T) {
 		t.Fatalf("another file: %s, want committed", m.State)
 	}
 }
+
+// A write that fails before writing anything (here: pwrite on a descriptor the
+// kernel refuses; on a real disk an EIO or ENOSPC) leaves the file as it was:
+// its size does not grow to the write's offset, and the spool does not count
+// the bytes against MaxBytes.
+func TestFailedWritePastTheEndKeepsTheSize(t *testing.T) {
+	s := openT(t, Options{})
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "grow.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("hello"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Swap the data file for a read-only descriptor on it: the next pwrite fails with n == 0.
+	ro, err := os.Open(s.dataPath(f.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	rw := f.data
+	f.data = ro
+	f.mu.Unlock()
+	n, err := f.WriteAt([]byte("world"), 1000)
+	f.mu.Lock()
+	f.data = rw
+	f.mu.Unlock()
+	ro.Close()
+	if err == nil || n != 0 {
+		t.Fatalf("WriteAt on a read-only descriptor = %d, %v; want 0 and an error", n, err)
+	}
+	if got := f.Size(); got != 5 {
+		t.Errorf("size after a write that wrote nothing = %d, want 5", got)
+	}
+	if fi, err := os.Stat(s.dataPath(f.ID())); err != nil || fi.Size() != 5 {
+		t.Errorf("data file after a write that wrote nothing: %v, %v; want 5 bytes", fi.Size(), err)
+	}
+	s.mu.Lock()
+	used := s.used
+	s.mu.Unlock()
+	if used != 5 {
+		t.Errorf("spool holds %d bytes, want 5", used)
+	}
+}
