@@ -73,10 +73,10 @@ func (s *Spool) recover(ctx context.Context) error {
 	var queue []*entry
 	var abandoned []*entry
 	var finished []string // attached files whose records go
-	var lost []*entry     // committed or uploading, but the bytes are gone
+	var lost []*entry     // committed or uploading, but (some of) the bytes are gone
 	for id, r := range records {
 		e := newEntry(r)
-		size, hasData := data[id]
+		size := data[id] // 0 without a data file
 		switch r.State {
 		case StateWriting:
 			e.size = min(size, s.opts.MaxFileSize)
@@ -91,7 +91,7 @@ func (s *Spool) recover(ctx context.Context) error {
 				abandoned = append(abandoned, e)
 			}
 		case StateCommitted, StateUploading:
-			if !hasData && r.Size > 0 {
+			if size < r.Size { // no data file, or one cut short: zeros would be uploaded for the missing bytes
 				lost = append(lost, e)
 			} else if !r.Scratch {
 				queue = append(queue, e)
@@ -117,8 +117,8 @@ func (s *Spool) recover(ctx context.Context) error {
 	}
 	for _, e := range lost {
 		s.log.Error("a spooled file's bytes are missing from the spool directory; it will not be attached",
-			"id", e.id, "item", e.rec.Item, "name", e.rec.Name)
-		s.fail(e, -1, FailOther, "its spooled bytes were removed from the spool directory before they were uploaded; copy the file again", nil)
+			"id", e.id, "item", e.rec.Item, "name", e.rec.Name, "size", e.rec.Size, "stored", data[e.id])
+		s.fail(e, -1, FailOther, "its spooled bytes were removed from the spool directory (or cut short) before they were uploaded; copy the file again", nil)
 	}
 	for _, id := range append(finished, bad...) {
 		s.deleteRecord(id)

@@ -330,3 +330,43 @@ func TestRecoverMigratesChunkValues(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the migrated file to be forgotten", func() bool { return forgotten(t, s, "0ld") })
 }
+
+// A committed or uploading file whose data file is shorter than its record (cut short by
+// hand or by a damaged file system) is never uploaded with zeros in place of the missing
+// bytes: it fails, saying why, like one whose data file is gone.
+func TestCommittedFileWithShortDataFails(t *testing.T) {
+	for _, state := range []State{StateCommitted, StateUploading} {
+		t.Run(string(state), func(t *testing.T) {
+			dir := t.TempDir()
+			fk := newFake(testItem)
+			hook, reached := blockAt("put", ChunkSize)
+			fk.setBefore(hook)
+			s := openDir(t, dir, fk)
+			ctx := context.Background()
+			size := ChunkSize + 1000
+			if state == StateCommitted {
+				fk.setBefore(func(ctx context.Context, op string, _ int64) error { <-ctx.Done(); return ctx.Err() })
+				size = 1000
+			}
+			short := writeFile(t, s, testItem, "short.bin", randBytes(2, size))
+			if state == StateUploading {
+				<-reached
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(filepath.Join(dir, dataDirName, short.ID()), int64(size-10)); err != nil {
+				t.Fatal(err)
+			}
+			fk.setBefore(nil)
+			s = openT(t, Options{Dir: dir, Uploader: fk})
+			var ue *UploadError
+			if _, err := s.Wait(ctx, short.ID(), nil); !errors.As(err, &ue) || !strings.Contains(ue.Reason, "copy the file again") {
+				t.Fatalf("Wait on a file whose bytes are cut short = %v, want an *UploadError saying what to do", err)
+			}
+			if atts := fk.attachments(testItem); len(atts) != 0 {
+				t.Fatalf("%d attachments, want none (a file with zeros for its missing bytes)", len(atts))
+			}
+		})
+	}
+}
