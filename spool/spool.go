@@ -150,11 +150,7 @@ func (s *Spool) Close() error {
 		return ErrClosed
 	}
 	s.closing = true
-	var writers []*File
 	for _, e := range s.files {
-		if e.writer != nil {
-			writers = append(writers, e.writer)
-		}
 		if e.retryTimer != nil {
 			e.retryTimer.Stop()
 		}
@@ -168,6 +164,16 @@ func (s *Spool) Close() error {
 	defer s.life.Unlock()
 	s.shut = true
 
+	// The open writers, once no operation is in progress: a Create may have
+	// added one while the uploads in flight finished.
+	var writers []*File
+	s.mu.Lock()
+	for _, e := range s.files {
+		if e.writer != nil {
+			writers = append(writers, e.writer)
+		}
+	}
+	s.mu.Unlock()
 	var errs []error
 	for _, f := range writers {
 		errs = append(errs, f.closeForShutdown())

@@ -601,3 +601,50 @@ func TestFailedWritePastTheEndKeepsTheSize(t *testing.T) {
 		t.Errorf("spool holds %d bytes, want 5", used)
 	}
 }
+
+// A file created while Close waits for an upload in flight is closed with the spool like
+// any open file: its data file's descriptor does not outlive the spool, and it stays
+// writing (abandoned at the next Open, never uploaded).
+func TestCreateDuringCloseIsClosedWithTheSpool(t *testing.T) {
+	fk := newFake(testItem)
+	hook, reached := blockAt("post", 0)
+	fk.setBefore(hook)
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t), CloseGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	writeFile(t, s, testItem, "inflight.txt", []byte("on the wire"))
+	<-reached
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	waitFor(t, 5*time.Second, "Close to start", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.closing
+	})
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "late.txt"})
+	if err != nil {
+		t.Skipf("Create during Close: %v (Close was quicker than the test)", err)
+	}
+	if _, err := f.WriteAt([]byte("late"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	open := f.data != nil
+	f.mu.Unlock()
+	if open {
+		t.Fatal("the data file of a file created during Close is still open after Close")
+	}
+	if _, err := f.WriteAt([]byte("x"), 4); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WriteAt after Close = %v, want ErrClosed", err)
+	}
+	s = openT(t, Options{Dir: dir, Uploader: newFake(testItem)})
+	if m, ok := s.Get(f.ID()); !ok || !m.Abandoned {
+		t.Fatalf("the file created during Close after a reopen: %+v, %v; want abandoned", m, ok)
+	}
+}
