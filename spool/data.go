@@ -20,7 +20,9 @@ import (
 //
 // Order of durability: a file's bytes are fdatasync'ed (and the directory
 // entry fsync'ed) before the record saying "committed" is written and synced,
-// so a committed record always has its bytes.
+// so a committed record always has its bytes; the other way round, a data file
+// is deleted only once the record saying it may go (removed, attached, failed)
+// is synced (deleteDropped).
 
 const dataDirName = "data"
 

@@ -451,7 +451,7 @@ func (f *File) closeData() error {
 }
 
 func (s *Spool) sync() error {
-	if err := s.db.Sync(); err != nil {
+	if err := s.syncDB(); err != nil {
 		return noSpace(fmt.Errorf("spool: sync: %w", err))
 	}
 	return nil

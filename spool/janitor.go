@@ -72,27 +72,42 @@ func (s *Spool) expire(now time.Time) {
 	}
 }
 
-// collect deletes the data files of finished and removed files, then lets
-// Badger reclaim value-log space (records are small and live in the LSM tree,
-// so there is rarely any).
+// collect lets Badger reclaim value-log space (records are small and live in
+// the LSM tree, so there is rarely any), then deletes the data files of
+// finished and removed files.
 func (s *Spool) collect() {
-	s.deleteDropped()
 	for s.ctx.Err() == nil {
 		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 				s.log.Warn("value-log GC", "err", err)
 			}
-			return
+			break
 		}
 	}
+	s.deleteDropped(true)
 }
 
-// deleteDropped deletes the data files waiting in s.drops.
-func (s *Spool) deleteDropped() {
+// deleteDropped deletes the data files waiting in s.drops. With syncFirst it
+// first syncs the database: the records saying that those files are finished
+// or removed were written without a sync, and a power loss must not bring back
+// a committed record whose bytes are gone.
+func (s *Spool) deleteDropped(syncFirst bool) {
 	s.mu.Lock()
 	drops := s.drops
 	s.drops = nil
 	s.mu.Unlock()
+	if len(drops) == 0 {
+		return
+	}
+	if syncFirst {
+		if err := s.sync(); err != nil {
+			s.log.Warn("could not sync the spool's records; finished files' data kept for now", "err", err)
+			s.mu.Lock()
+			s.drops = append(s.drops, drops...)
+			s.mu.Unlock()
+			return
+		}
+	}
 	var failed []string
 	for _, id := range drops {
 		if err := s.removeData(id); err != nil {

@@ -30,6 +30,8 @@ type Spool struct {
 	pool *bufPool
 	// syncFile makes a data file's bytes durable (syncData; tests put a failing disk here).
 	syncFile func(*os.File) error
+	// syncDB makes the records written so far durable (db.Sync; tests put a failing disk here).
+	syncDB func() error
 
 	// life: public operations hold it shared (enter/leave); Close holds it
 	// exclusively to close the database once they are done.
@@ -120,6 +122,7 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		db:       db,
 		pool:     newBufPool(1),
 		syncFile: syncData,
+		syncDB:   db.Sync,
 		files:    make(map[string]*entry),
 		kick:     make(chan struct{}, 1),
 	}
@@ -180,7 +183,7 @@ func (s *Spool) Close() error {
 	}
 	errs = append(errs, s.db.Sync(), s.db.Close())
 	s.pool.close()
-	s.deleteDropped()
+	s.deleteDropped(false) // the database is synced and closed
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: close: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -647,4 +648,36 @@ func TestCreateDuringCloseIsClosedWithTheSpool(t *testing.T) {
 	if m, ok := s.Get(f.ID()); !ok || !m.Abandoned {
 		t.Fatalf("the file created during Close after a reopen: %+v, %v; want abandoned", m, ok)
 	}
+}
+
+// A file's data file goes only once the record saying it may go (removed, attached, failed)
+// is synced: records are written without a sync, and a power loss could otherwise bring
+// back a committed record whose bytes are gone (then failed as "removed from the spool
+// directory", though it was removed by its user, or attached). While the database cannot
+// be synced, the data file stays.
+func TestDataFileGoesOnlyAfterItsRecordIsSynced(t *testing.T) {
+	s := openT(t, Options{})
+	var failing atomic.Bool
+	var calls atomic.Int32
+	s.syncDB = func() error {
+		calls.Add(1)
+		if failing.Load() {
+			return fmt.Errorf("badger sync: %w", syscall.EIO)
+		}
+		return s.db.Sync()
+	}
+	f := writeFile(t, s, testItem, "gone.txt", []byte("bytes"))
+	failing.Store(true)
+	before := calls.Load()
+	if err := s.Remove(context.Background(), f.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the janitor to try", func() bool { return calls.Load() > before || !hasData(s, f.ID()) })
+	time.Sleep(50 * time.Millisecond)
+	if !hasData(s, f.ID()) {
+		t.Fatal("the data file was deleted although its record's removal could not be synced")
+	}
+	failing.Store(false)
+	s.kickJanitor()
+	waitFor(t, 5*time.Second, "the data file to be deleted", func() bool { return !hasData(s, f.ID()) })
 }
