@@ -24,6 +24,7 @@ func (s *Spool) janitor() {
 	every = max(every, 10*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastGC := time.Now()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -31,8 +32,13 @@ func (s *Spool) janitor() {
 		case <-t.C:
 		case <-s.kick:
 		}
-		s.expire(time.Now())
-		s.collect()
+		now := time.Now()
+		s.expire(now)
+		s.deleteDropped(true)
+		if now.Sub(lastGC) >= janitorInterval {
+			s.gcValueLog()
+			lastGC = now
+		}
 	}
 }
 
@@ -72,19 +78,19 @@ func (s *Spool) expire(now time.Time) {
 	}
 }
 
-// collect lets Badger reclaim value-log space (records are small and live in
-// the LSM tree, so there is rarely any), then deletes the data files of
-// finished and removed files.
-func (s *Spool) collect() {
+// gcValueLog lets Badger reclaim value-log space. Records are small and live in
+// the LSM tree, so there is rarely any; it runs every janitorInterval only, not
+// on every drop: Badger's GC rewrite races with concurrent writes inside Badger
+// (DB.MaxVersion vs memTable.Put, seen under -race after a migration).
+func (s *Spool) gcValueLog() {
 	for s.ctx.Err() == nil {
 		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 				s.log.Warn("value-log GC", "err", err)
 			}
-			break
+			return
 		}
 	}
-	s.deleteDropped(true)
 }
 
 // deleteDropped deletes the data files waiting in s.drops. With syncFirst it

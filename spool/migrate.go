@@ -45,6 +45,7 @@ func (s *Spool) migrateChunks(ids map[string]bool, records map[string]record, da
 	if err := s.db.DropPrefix(prefixes...); err != nil {
 		return fmt.Errorf("spool: dropping old chunk keys: %w", err)
 	}
+	s.gcValueLog() // Open calls this before any other write can run
 	return nil
 }
 
