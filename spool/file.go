@@ -394,6 +394,16 @@ func (f *File) Commit(ctx context.Context) error {
 		return err
 	}
 	if err := f.s.sync(); err != nil {
+		// The record saying committed may still reach the disk later, and a restart would then
+		// upload a file whose close failed: say writing again (never uploaded as is).
+		rerr := f.s.update(f.e, -1, func(r *record) error {
+			r.State, r.CommittedAt = StateWriting, time.Time{}
+			return nil
+		})
+		if rerr != nil {
+			f.s.log.Error("a file whose commit failed could not be marked unfinished; it may be uploaded after a restart",
+				"id", f.e.id, "err", rerr)
+		}
 		return err
 	}
 	f.closeData()

@@ -681,3 +681,45 @@ func TestDataFileGoesOnlyAfterItsRecordIsSynced(t *testing.T) {
 	s.kickJanitor()
 	waitFor(t, 5*time.Second, "the data file to be deleted", func() bool { return !hasData(s, f.ID()) })
 }
+
+// A Commit whose database sync fails returns the error, and the file is never uploaded: not
+// now, and not after a restart that finds the "committed" record on disk after all.
+func TestCommitWhoseSyncFailsIsNeverUploaded(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFake(testItem)
+	s := openDir(t, dir, fk)
+	var failing atomic.Bool
+	s.syncDB = func() error {
+		if failing.CompareAndSwap(true, false) {
+			return fmt.Errorf("badger sync: %w", syscall.EIO)
+		}
+		return s.db.Sync()
+	}
+	ctx := context.Background()
+	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "unsure.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("maybe"), 0); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(true)
+	if err := f.Commit(ctx); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Commit with a failing sync = %v, want EIO", err)
+	}
+	if m, _ := s.Get(f.ID()); m.State != StateWriting {
+		t.Fatalf("after the failed Commit the file is %s, want writing", m.State)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, Options{Dir: dir, Uploader: fk})
+	var ue *UploadError
+	if _, err := s.Wait(ctx, f.ID(), nil); !errors.As(err, &ue) {
+		t.Fatalf("after a restart: Wait = %v, want the file abandoned", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := fk.count("post"); n != 0 {
+		t.Fatalf("a file whose close failed was uploaded (%d POSTs)", n)
+	}
+}
