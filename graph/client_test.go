@@ -338,3 +338,45 @@ func TestSmallAttachmentGzipBoundary(t *testing.T) {
 		t.Fatalf("a 1-byte file went gzip'ed")
 	}
 }
+
+// lateReader is a transport that answers at once and reads the request body only later, as
+// Go's transport may when the server answered before reading it all.
+type lateReader struct {
+	read chan []byte // what the late read got (nil: refused)
+}
+
+func (l *lateReader) RoundTrip(r *http.Request) (*http.Response, error) {
+	body := r.Body
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		b, err := io.ReadAll(body)
+		if err != nil {
+			b = nil
+		}
+		l.read <- b
+	}()
+	return &http.Response{
+		StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"expirationDateTime":"2030-01-01T00:00:00Z","nextExpectedRanges":["4"]}`)),
+		Request: r,
+	}, nil
+}
+
+// Once PutRange returns, the transport can no longer read the caller's bytes: the spool
+// reuses (or unmaps) its upload buffers then.
+func TestRequestBodyNotReadAfterTheCall(t *testing.T) {
+	lr := &lateReader{read: make(chan []byte, 1)}
+	c, err := New(Config{BaseURL: "https://graph.invalid/v1.0", Tokens: StaticToken("t"), HTTPClient: &http.Client{Transport: lr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("ABCD")
+	s := UploadSession{URL: "https://upload.invalid/session?authtoken=x", Expires: time.Now().Add(time.Hour)}
+	if _, err := c.PutRange(context.Background(), s, 0, data, 8); err != nil {
+		t.Fatal(err)
+	}
+	copy(data, "XXXX") // the caller reuses its buffer
+	if got := <-lr.read; got != nil {
+		t.Fatalf("the transport read %q from the caller's buffer after PutRange returned", got)
+	}
+}

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -144,11 +143,15 @@ func (c *Client) send(ctx context.Context, r *request, token string, attempt int
 			c.release()
 		}
 	}()
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, bytes.NewReader(r.body))
+	body := &bodyFence{data: r.body}
+	defer body.close()
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body.reader())
 	if err != nil {
 		return nil, c.netError(r, err)
 	}
-	if r.body == nil {
+	req.ContentLength = int64(len(r.body))
+	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
+	if len(r.body) == 0 {
 		req.Body = http.NoBody
 		req.GetBody = nil
 	}
@@ -226,3 +229,46 @@ func (c *Client) logRequest(ctx context.Context, r *request, status int, start t
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "graph request", attrs...)
 }
+
+// bodyFence hands out readers of a request body that stop reading the caller's bytes once
+// send returns. Go's transport may go on reading a body, or rewind it through GetBody, after
+// Do returned (when the server answered before it read everything); by then the caller may
+// reuse or unmap the bytes (the spool's upload buffers are anonymous mappings, and reading one
+// after it was unmapped would crash the process).
+type bodyFence struct {
+	mu     sync.Mutex
+	data   []byte
+	closed bool
+}
+
+// errBodyFenced: the transport read a request body after its request was over.
+var errBodyFenced = errors.New("graph: request body read after its request ended")
+
+func (f *bodyFence) reader() io.ReadCloser { return &fencedReader{f: f} }
+
+func (f *bodyFence) close() {
+	f.mu.Lock()
+	f.closed, f.data = true, nil
+	f.mu.Unlock()
+}
+
+type fencedReader struct {
+	f   *bodyFence
+	off int
+}
+
+func (r *fencedReader) Read(p []byte) (int, error) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	if r.f.closed {
+		return 0, errBodyFenced
+	}
+	if r.off >= len(r.f.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.f.data[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *fencedReader) Close() error { return nil }
