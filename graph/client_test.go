@@ -357,7 +357,7 @@ func (l *lateReader) RoundTrip(r *http.Request) (*http.Response, error) {
 	}()
 	return &http.Response{
 		StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(strings.NewReader(`{"expirationDateTime":"2030-01-01T00:00:00Z","nextExpectedRanges":["4"]}`)),
+		Body:    io.NopCloser(strings.NewReader(`{"expirationDateTime":"2030-01-01T00:00:00Z","nextExpectedRanges":["4"]}`)),
 		Request: r,
 	}, nil
 }
