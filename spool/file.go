@@ -39,6 +39,11 @@ func (s *Spool) Create(ctx context.Context, o CreateOptions) (*File, error) {
 		return nil, err
 	}
 	defer s.leave()
+	return s.create(o)
+}
+
+// create is Create for callers that entered the spool already.
+func (s *Spool) create(o CreateOptions) (*File, error) {
 	if o.Name == "" {
 		return nil, errors.New("spool: create: empty name")
 	}
@@ -74,6 +79,10 @@ func (s *Spool) Create(ctx context.Context, o CreateOptions) (*File, error) {
 // A clone of a pending file does not stop that file's upload: remove it if the
 // clone supersedes it.
 func (s *Spool) Clone(ctx context.Context, id string) (*File, error) {
+	if err := s.enter(); err != nil { // Close waits for the copy
+		return nil, err
+	}
+	defer s.leave()
 	src, err := s.lookup(id)
 	if err != nil {
 		return nil, err
@@ -89,14 +98,14 @@ func (s *Spool) Clone(ctx context.Context, id string) (*File, error) {
 	if m.State == StateAttached {
 		replaces = m.AttachmentID
 	}
-	f, err := s.Create(ctx, CreateOptions{
+	f, err := s.create(CreateOptions{
 		Item: m.Item, Name: m.Name, Scratch: m.Scratch, Replaces: replaces, ContentType: m.ContentType, Mode: m.Mode,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := f.copyFrom(ctx, src, m.Size); err != nil {
-		_ = f.Abandon(ctx)
+		_ = s.remove(f.ID())
 		return nil, fmt.Errorf("spool: clone %s: %w", id, err)
 	}
 	return f, nil
