@@ -181,9 +181,12 @@ func (s *Spool) Close() error {
 	for _, f := range writers {
 		errs = append(errs, f.closeForShutdown())
 	}
-	errs = append(errs, s.db.Sync(), s.db.Close())
+	synced := s.db.Sync()
+	errs = append(errs, synced, s.db.Close())
 	s.pool.close()
-	s.deleteDropped(false) // the database is synced and closed
+	if synced == nil {
+		s.deleteDropped(false) // the records that let them go are on disk
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: close: %w", err)
 	}
