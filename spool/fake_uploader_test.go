@@ -346,3 +346,30 @@ func (f *fakeUploader) holdFirst(op string, off int64, started chan<- struct{}, 
 		}
 	}
 }
+
+// gateAt returns a hook that holds every request op at off until gate is closed (then lets
+// it go on) or its context ends (then fails it), and a channel closed when the first one
+// arrived. A nil gate never opens.
+func gateAt(op string, off int64, gate <-chan struct{}) (func(ctx context.Context, op string, off int64) error, chan struct{}) {
+	reached := make(chan struct{})
+	var once sync.Once
+	hook := func(ctx context.Context, o string, at int64) error {
+		if o != op || at != off {
+			return nil
+		}
+		once.Do(func() { close(reached) })
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return hook, reached
+}
+
+// blockAt returns a hook that blocks every request op at off until its context ends, and a
+// channel closed when the first one arrived.
+func blockAt(op string, off int64) (func(ctx context.Context, op string, off int64) error, chan struct{}) {
+	return gateAt(op, off, nil)
+}

@@ -14,25 +14,6 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// blockAt returns a hook that blocks the given operation (at offset off)
-// until its context ends, and a channel closed when it was reached.
-func blockAt(op string, off int64) (func(ctx context.Context, op string, off int64) error, chan struct{}) {
-	reached := make(chan struct{})
-	hook := func(ctx context.Context, o string, at int64) error {
-		if o == op && at == off {
-			select {
-			case <-reached:
-			default:
-				close(reached)
-			}
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		return nil
-	}
-	return hook, reached
-}
-
 func openDir(t *testing.T, dir string, fk *fakeUploader) *Spool {
 	t.Helper()
 	s, err := Open(context.Background(), Options{Dir: dir, Uploader: fk, Logger: testLogger(t), CloseGrace: 200 * time.Millisecond})

@@ -179,16 +179,8 @@ func slicesEqual(a, b []int64) bool {
 func TestStateTransitions(t *testing.T) {
 	fk := newFake(testItem)
 	gate := make(chan struct{})
-	fk.setBefore(func(ctx context.Context, op string, off int64) error {
-		if op == "put" && off == ChunkSize {
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
+	hook, _ := gateAt("put", ChunkSize, gate)
+	fk.setBefore(hook)
 	s := openT(t, Options{Uploader: fk})
 	ctx := context.Background()
 	f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "states.bin"})
@@ -495,19 +487,8 @@ func TestScratchRenameCommitsAndQueues(t *testing.T) {
 func TestRenameDuringUpload(t *testing.T) {
 	fk := newFake(testItem)
 	gate := make(chan struct{})
-	var once sync.Once
-	reached := make(chan struct{})
-	fk.setBefore(func(ctx context.Context, op string, off int64) error {
-		if op == "put" && off == ChunkSize {
-			once.Do(func() { close(reached) })
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
+	hook, reached := gateAt("put", ChunkSize, gate)
+	fk.setBefore(hook)
 	s := openT(t, Options{Uploader: fk})
 	ctx := context.Background()
 	data := randBytes(6, 2*ChunkSize+1)
