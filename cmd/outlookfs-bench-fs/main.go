@@ -236,37 +236,80 @@ func run(size int64, nAtts, nDrafts, runs int, bandwidth int64, latency time.Dur
 	for i := 0; i < nDrafts; i++ {
 		o.mb.AddDraft(fmt.Sprintf("Draft %05d", i))
 	}
-	for i, c := range []struct{ sub, what string }{
-		{"drafts/Many", fmt.Sprintf("ls -l of a draft with %d attachments", nAtts)},
-		{"drafts", fmt.Sprintf("ls -l of drafts/ with %d drafts", nDrafts+2)},
+	for i, c := range []struct {
+		sub, what string
+		n         int
+		dirs      bool
+	}{
+		{"drafts/Many", fmt.Sprintf("ls -l of a draft with %d attachments", nAtts), nAtts, false},
+		{"drafts", fmt.Sprintf("ls -l of drafts/ with %d drafts", nDrafts+2), nDrafts + 2, true},
 	} {
 		m, err := mountOutlookfs(filepath.Join(work, fmt.Sprintf("ls%d", i)), false, o.srv)
 		if err != nil {
 			return err
 		}
-		err = lsRow(m, filepath.Join(m.dir, c.sub), c.what)
+		cold, warm, coldReq, warmReq, err := lsTimes(filepath.Join(m.dir, c.sub), m.srv.Emulator)
 		m.close()
 		if err != nil {
 			return err
 		}
+		// The baseline: the same listing of as many files (or directories) through go-fuse's
+		// loopback, on a fresh mount and then again.
+		lback := filepath.Join(work, fmt.Sprintf("ls-back%d", i))
+		if err := fill(lback, c.n, c.dirs); err != nil {
+			return err
+		}
+		ldir, unmount, err := mountLoopback(filepath.Join(work, fmt.Sprintf("ls-mnt%d", i)), lback, false)
+		if err != nil {
+			return err
+		}
+		lcold, lwarm, _, _, err := lsTimes(ldir, nil)
+		unmount()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s: cold / warm | %.3fs, %d requests / %.3fs, %d requests | loopback, %d %s: %.3fs / %.3fs | %.2fx / %.2fx |\n",
+			c.what, cold.Seconds(), coldReq, warm.Seconds(), warmReq, c.n, map[bool]string{false: "files", true: "directories"}[c.dirs],
+			lcold.Seconds(), lwarm.Seconds(), lcold.Seconds()/cold.Seconds(), lwarm.Seconds()/warm.Seconds())
 	}
 	return nil
 }
 
-func lsRow(o *env, dir, what string) error {
-	o.srv.Emulator.Reset()
-	cold, err := timeCmd("ls", "-l", dir)
-	if err != nil {
+// lsTimes times ls -l of dir twice (cold, then warm), with the Graph requests each used when em is set.
+func lsTimes(dir string, em *graphtest.Emulator) (cold, warm time.Duration, coldReq, warmReq int, err error) {
+	var d [2]time.Duration
+	var n [2]int
+	for i := range d {
+		if em != nil {
+			em.Reset()
+		}
+		if d[i], err = timeCmd("ls", "-l", dir); err != nil {
+			return
+		}
+		if em != nil {
+			n[i] = len(em.Requests())
+		}
+	}
+	return d[0], d[1], n[0], n[1], nil
+}
+
+// fill makes n empty files (or directories) in dir.
+func fill(dir string, n int, dirs bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	coldReq := len(o.srv.Emulator.Requests())
-	o.srv.Emulator.Reset()
-	warm, err := timeCmd("ls", "-l", dir)
-	if err != nil {
-		return err
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("e%05d", i))
+		var err error
+		if dirs {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.WriteFile(p, nil, 0o644)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	warmReq := len(o.srv.Emulator.Requests())
-	fmt.Printf("| %s: cold / warm | %.3fs, %d requests / %.3fs, %d requests | | |\n", what, cold.Seconds(), coldReq, warm.Seconds(), warmReq)
 	return nil
 }
 
