@@ -6,31 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the FUSE server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLoopbackBaselineWritesReachTheServer: the goal's baseline is the loopback with
 // passthrough off, so a write to it must reach its FUSE server (with passthrough, as root on a
@@ -44,7 +27,7 @@ func TestLoopbackBaselineWritesReachTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged syncBuffer
+	var logged graphtest.LogBuffer
 	srv, err := gofs.Mount(mnt, root, &gofs.Options{
 		MountOptions: fuse.MountOptions{DirectMountStrict: os.Geteuid() == 0, Debug: true, Logger: log.New(&logged, "", 0)},
 	})
