@@ -36,6 +36,9 @@ type FS struct {
 	fills   fills // who fills the content cache with what (see stream.go)
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
+	// started is the time of the directories that have none of their own (/, drafts/, events/,
+	// .outlookfs/): when the filesystem was made.
+	started time.Time
 }
 
 type failure struct {
@@ -48,6 +51,7 @@ type failure struct {
 func New(opts Options) *FS {
 	opts.setDefaults()
 	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, noticed: map[string]uint64{}, itemMemos: map[string]*memo[fileEntry]{}}
+	f.started = opts.Now()
 	f.seedFromCache()
 	return f
 }
@@ -248,7 +252,7 @@ func (r *rootNode) OnAdd(ctx context.Context) {
 }
 
 func (r *rootNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o755
+	dirAttr(&out.Attr, 0o755, r.fs.started)
 	return 0
 }
 
@@ -267,6 +271,15 @@ func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 	out.Ffree = 1 << 19
 	out.NameLen = maxNameBytes
 	return 0
+}
+
+// dirAttr describes a directory: perm, modified at t, one link. A directory's link count says
+// nothing of its subdirectories here (find and fts read 1 as "unknown": with 2 they would skip
+// looking for subdirectories).
+func dirAttr(out *fuse.Attr, perm uint32, t time.Time) {
+	out.Mode = syscall.S_IFDIR | perm
+	out.Nlink = 1
+	setTimes(out, t)
 }
 
 func setTimes(out *fuse.Attr, t time.Time) {

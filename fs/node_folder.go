@@ -138,7 +138,7 @@ func lookupItem(ctx context.Context, parent *gofs.Inode, f *FS, e itemEntry, out
 }
 
 func (d *folderNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o755
+	dirAttr(&out.Attr, 0o755, d.fs.started)
 	return 0
 }
 

@@ -46,8 +46,7 @@ type fileEntry struct {
 }
 
 func (n *itemNode) fillEntry(out *fuse.EntryOut) {
-	out.Mode = syscall.S_IFDIR | n.perm()
-	setTimes(&out.Attr, n.mtime)
+	dirAttr(&out.Attr, n.perm(), n.mtime)
 }
 
 func (n *itemNode) perm() uint32 {
@@ -228,8 +227,7 @@ var (
 )
 
 func (n *itemNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | n.perm()
-	setTimes(&out.Attr, n.mtime)
+	dirAttr(&out.Attr, n.perm(), n.mtime)
 	return 0
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
@@ -158,6 +159,52 @@ func TestGioCopy(t *testing.T) {
 	h.must("gio", "copy", src2, filepath.Join(dir, "g.bin"))
 	h.wantAttachments(id, map[string][]byte{"g.bin": data2})
 	h.noScratchUploaded()
+}
+
+// TestGioTrashAndRemove: GNOME Files' Delete key is gio trash. There is no trash on the mount
+// (its root takes no .Trash-UID), so trashing fails and the attachment stays; Files then offers
+// to delete permanently, which is gio remove: the attachment goes.
+func TestGioTrashAndRemove(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Trash")
+	h.must("cp", "/etc/hostname", filepath.Join(dir, "t.txt"))
+	want, err := os.ReadFile("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.run("gio", "trash", filepath.Join(dir, "t.txt"))
+	if err == nil || !strings.Contains(out, "trash directory") {
+		t.Errorf("gio trash: err=%v %q, want a failure naming the trash directory", err, out)
+	}
+	h.wantAttachments(id, map[string][]byte{"t.txt": want})
+	h.must("gio", "remove", filepath.Join(dir, "t.txt"))
+	h.wantAttachments(id, map[string][]byte{})
+}
+
+// TestDirectoryAttributes: every directory has one link (1 reads as "unknown" to find and fts,
+// which then look into every entry) and a real time; find walks into drafts and inline/.
+func TestDirectoryAttributes(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Attrs")
+	h.mb.AddInlineAttachment(id, "logo.png", "image/png", "logo@x", []byte("png"))
+	h.must("cp", "/etc/hostname", filepath.Join(dir, "a.txt"))
+	for _, p := range []string{h.dir, filepath.Join(h.dir, "drafts"), filepath.Join(h.dir, "events"),
+		filepath.Join(h.dir, ".outlookfs"), dir, filepath.Join(dir, "inline"), filepath.Join(h.dir, ".outlookfs", "status")} {
+		out := strings.Fields(h.must("stat", "-c", "%h %Y", p))
+		if len(out) != 2 || out[0] != "1" {
+			t.Errorf("stat %s: links %v, want 1", p, out)
+			continue
+		}
+		if sec, err := strconv.ParseInt(out[1], 10, 64); err != nil || time.Unix(sec, 0).Year() < 2020 {
+			t.Errorf("stat %s: modified %v (%v), want a real time", p, out[1], err)
+		}
+	}
+	found := h.must("find", filepath.Join(h.dir, "drafts"), "-name", "a.txt", "-o", "-name", "logo@x")
+	for _, want := range []string{filepath.Join(dir, "a.txt"), filepath.Join(dir, "inline", "logo@x")} {
+		if !strings.Contains(found, want) {
+			t.Errorf("find drafts/ did not find %s:\n%s", want, found)
+		}
+	}
 }
 
 func TestVim(t *testing.T) {

@@ -29,7 +29,7 @@ var (
 var statusFiles = []string{"status", "uploads", "failures"}
 
 func (d *statusDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFDIR | 0o555
+	dirAttr(&out.Attr, 0o555, d.fs.started)
 	return 0
 }
 
@@ -75,7 +75,9 @@ var (
 
 func (s *statusFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
+	out.Nlink = 1
 	out.Size = uint64(len(s.fs.statusText(s.which)))
+	setTimes(&out.Attr, s.fs.opts.Now()) // made afresh at every read
 	return 0
 }
 
