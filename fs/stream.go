@@ -148,7 +148,7 @@ func (s *stream) end(err error) error {
 	s.body = nil
 	s.stopFeed(err == io.EOF)
 	s.fs.fills.removeStream(s)
-	if err == io.EOF {
+	if err == io.EOF && s.done != nil { // nil: this stream never fed the cache (see start)
 		<-s.done
 	}
 	return err
