@@ -156,6 +156,23 @@ func TestEmulatorFaultsReported(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("mailbox full as a 507 on a PUT is not retried", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Status: 507, Code: CodeQuotaExceeded, Count: -1})
+		_, err := x.uploadAndCheck(t, big, UploadOptions{})
+		if !IsQuotaExceeded(err) || IsTransient(err) {
+			t.Fatalf("err = %v", err)
+		}
+		puts := 0
+		for _, r := range x.e.Requests() {
+			if r.Host == "upload" && r.Method == "PUT" {
+				puts++
+			}
+		}
+		if puts != 2 {
+			t.Errorf("%d PUTs, want 2: a full mailbox is not retried", puts)
+		}
+	})
 	t.Run("403 on createUploadSession for a shared mailbox", func(t *testing.T) {
 		x := startEmu(t, graphtest.Options{}, nil)
 		shared := x.e.AddMailbox("shared@outlookfs.test")

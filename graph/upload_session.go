@@ -147,6 +147,9 @@ func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data 
 			return PutResult{}, c.lostFinal(fmt.Errorf("%w: %w", ErrUploadSessionGone, c.apiError(r, resp)), final && ambiguous)
 		case resp.status == http.StatusTooManyRequests || resp.status >= 500:
 			apiErr := c.apiError(r, resp)
+			if IsQuotaExceeded(apiErr) {
+				return PutResult{}, apiErr // a full mailbox: retrying cannot help
+			}
 			failure = apiErr
 			retryAfter, hasRetryAfter = apiErr.RetryAfter, resp.header.Get("Retry-After") != ""
 			if resp.status != http.StatusTooManyRequests {

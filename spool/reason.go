@@ -25,8 +25,8 @@ func classify(err error, size int64) (FailKind, string, bool) {
 	case errors.Is(err, graph.ErrTooLarge):
 		return FailTooLarge, fmt.Sprintf("the file (%s) is larger than this cloud accepts as an attachment "+
 			"(150 MB, or under 3 MiB where upload sessions do not exist); send a link to the file instead", human(size)), true
-	case isGraph && ge.Code == graph.CodeQuotaExceeded:
-		return FailTooLarge, "the mailbox is full (its quota is exceeded); delete some mail or ask your " +
+	case graph.IsQuotaExceeded(err):
+		return FailQuota, "the mailbox is full (its quota is exceeded); delete some mail or ask your " +
 			"administrator for more space, then copy the file again", true
 	case graph.IsTooLarge(err):
 		return FailTooLarge, fmt.Sprintf("the attachment (%s) would make the message larger than the mailbox's message size "+
