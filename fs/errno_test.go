@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +109,35 @@ func (h *harness) waitFor(host, method string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	h.t.Fatalf("no %s %s request within 30 s", host, method)
+}
+
+// TestCopyOutlivesItsUploadSession: the upload session expires while cp is under way, whether the
+// upload host then answers 404 or 401 (its URL's authtoken expired: Graph documents neither).
+// cp still succeeds through a new session, and the log never tells the user to sign in again.
+func TestCopyOutlivesItsUploadSession(t *testing.T) {
+	for _, status := range []int{404, 401} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{emu: graphtest.Options{ExpiredSessionStatus: status}})
+			id, dir := h.draft("Expiry")
+			h.must("ls", dir)
+			h.srv.Emulator.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Delay: 500 * time.Millisecond})
+			src, data := writeSource(t, 9*mib, 91)
+			done := make(chan error, 1)
+			var out string
+			go func() {
+				var err error
+				out, err = h.run("cp", src, filepath.Join(dir, "f.bin"))
+				done <- err
+			}()
+			h.waitFor("upload", "PUT")
+			h.srv.Emulator.ExpireSessions()
+			if err := <-done; err != nil {
+				t.Fatalf("cp: %v %s", err, out)
+			}
+			h.wantAttachments(id, map[string][]byte{"f.bin": data})
+			if strings.Contains(h.logs.String(), "login") {
+				t.Errorf("the log tells the user to sign in again:\n%s", h.logs.String())
+			}
+		})
+	}
 }

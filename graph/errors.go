@@ -87,10 +87,11 @@ func IsQuotaExceeded(err error) bool {
 	return ok && e.Code == CodeQuotaExceeded
 }
 
-// IsUnauthorized: the token was refused even after a refresh.
+// IsUnauthorized: the token was refused even after a refresh. Not a 401 from an
+// upload session's URL (its own authtoken expired): that is ErrUploadSessionGone.
 func IsUnauthorized(err error) bool {
 	e, ok := asError(err)
-	return ok && e.Status == http.StatusUnauthorized
+	return ok && e.Status == http.StatusUnauthorized && !errors.Is(err, ErrUploadSessionGone)
 }
 
 // IsForbidden: the mailbox or item does not allow this (403).
