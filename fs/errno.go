@@ -23,6 +23,8 @@ func toErrno(err error) syscall.Errno {
 		switch upErr.Kind {
 		case spool.FailTooLarge:
 			return syscall.EFBIG
+		case spool.FailQuota:
+			return syscall.EDQUOT
 		case spool.FailForbidden:
 			return syscall.EACCES
 		case spool.FailNotFound:
@@ -37,6 +39,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINTR
 	case graph.IsNotFound(err):
 		return syscall.ENOENT
+	case graph.IsQuotaExceeded(err):
+		return syscall.EDQUOT
 	case graph.IsTooLarge(err):
 		return syscall.EFBIG
 	case graph.IsForbidden(err):

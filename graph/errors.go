@@ -75,16 +75,23 @@ func IsTooLarge(err error) bool {
 		return errors.Is(err, ErrTooLarge)
 	}
 	return e.Status == http.StatusRequestEntityTooLarge || e.Code == CodeMessageSizeExceeded ||
-		e.Code == CodeQuotaExceeded || e.Code == CodeTooSmall ||
+		e.Code == CodeTooSmall ||
 		// IIS's answer to a body over its limit: 400 BadRequest "Maximum request length exceeded."
-		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded")) ||
 		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded"))
 }
 
-// IsUnauthorized: the token was refused even after a refresh.
+// IsQuotaExceeded: the mailbox is full (ErrorQuotaExceeded, whatever the status: Graph does not
+// document it). Not IsTooLarge: a smaller file fails too, until mail is deleted.
+func IsQuotaExceeded(err error) bool {
+	e, ok := asError(err)
+	return ok && e.Code == CodeQuotaExceeded
+}
+
+// IsUnauthorized: the token was refused even after a refresh. Not a 401 from an
+// upload session's URL (its own authtoken expired): that is ErrUploadSessionGone.
 func IsUnauthorized(err error) bool {
 	e, ok := asError(err)
-	return ok && e.Status == http.StatusUnauthorized
+	return ok && e.Status == http.StatusUnauthorized && !errors.Is(err, ErrUploadSessionGone)
 }
 
 // IsForbidden: the mailbox or item does not allow this (403).
@@ -99,7 +106,8 @@ func IsTransient(err error) bool {
 		return false
 	}
 	if e, ok := asError(err); ok {
-		return e.Status == http.StatusTooManyRequests || e.Status >= 500
+		// A full mailbox (even under a 5xx such as 507) stays full until someone deletes mail.
+		return (e.Status == http.StatusTooManyRequests || e.Status >= 500) && e.Code != CodeQuotaExceeded
 	}
 	var ne *NetError
 	return errors.As(err, &ne)

@@ -25,6 +25,13 @@ func TestPredicates(t *testing.T) {
 		{"503 transient", &Error{Status: 503}, IsTransient, true},
 		{"403", &Error{Status: 403}, IsForbidden, true},
 		{"net", &NetError{Op: "x", Err: errors.New("reset")}, IsTransient, true},
+		// A full mailbox is neither "too large" (a smaller file fails too) nor transient.
+		{"quota 403", &Error{Status: 403, Code: CodeQuotaExceeded}, IsQuotaExceeded, true},
+		{"quota 400", &Error{Status: 400, Code: CodeQuotaExceeded}, IsQuotaExceeded, true},
+		{"quota 507", &Error{Status: 507, Code: CodeQuotaExceeded}, IsQuotaExceeded, true},
+		{"quota is not too large", &Error{Status: 400, Code: CodeQuotaExceeded}, IsTooLarge, false},
+		{"quota 507 not transient", &Error{Status: 507, Code: CodeQuotaExceeded}, IsTransient, false},
+		{"message size is not quota", &Error{Status: 400, Code: CodeMessageSizeExceeded}, IsQuotaExceeded, false},
 	}
 	for _, tt := range tests {
 		if got := tt.pred(tt.err); got != tt.want {

@@ -62,7 +62,7 @@ func (c *Client) Upload(ctx context.Context, item ItemRef, a NewAttachment, r io
 			c.log.Debug("graph: upload session gone part way; starting a new one", "item", item.String())
 			continue
 		}
-		if IsTooLarge(err) || IsForbidden(err) {
+		if IsTooLarge(err) || IsQuotaExceeded(err) || IsForbidden(err) {
 			c.cancelQuietly(ctx, s)
 		}
 		return "", err

@@ -143,10 +143,15 @@ func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data 
 				return PutResult{}, apiErr
 			}
 			return st, nil
-		case resp.status == http.StatusNotFound:
+		case resp.status == http.StatusNotFound || resp.status == http.StatusUnauthorized:
+			// 401: the URL's own authtoken has expired (no Authorization is sent here, so
+			// it is never about the user's sign-in): the session is as gone as after a 404.
 			return PutResult{}, c.lostFinal(fmt.Errorf("%w: %w", ErrUploadSessionGone, c.apiError(r, resp)), final && ambiguous)
 		case resp.status == http.StatusTooManyRequests || resp.status >= 500:
 			apiErr := c.apiError(r, resp)
+			if IsQuotaExceeded(apiErr) {
+				return PutResult{}, apiErr // a full mailbox: retrying cannot help
+			}
 			failure = apiErr
 			retryAfter, hasRetryAfter = apiErr.RetryAfter, resp.header.Get("Retry-After") != ""
 			if resp.status != http.StatusTooManyRequests {
@@ -212,13 +217,14 @@ func (c *Client) putAnswer(resp *response, s UploadSession, sent int64, final bo
 
 // UploadStatus asks the upload session where it stands (GET on its URL). A
 // session that expired, was cancelled or completed gives an error wrapping
-// ErrUploadSessionGone (and the *Error: IsNotFound).
+// ErrUploadSessionGone (and the *Error: IsNotFound after a 404; a 401, whose
+// URL's authtoken expired, is reported the same way).
 func (c *Client) UploadStatus(ctx context.Context, s UploadSession) (PutResult, error) {
 	const op = "upload status"
 	r := &request{op: op, method: http.MethodGet, url: s.URL, upload: true, idempotent: true}
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		if IsNotFound(err) {
+		if IsNotFound(err) || IsUnauthorized(err) { // 401: the URL's authtoken expired
 			return PutResult{}, fmt.Errorf("%w: %w", ErrUploadSessionGone, err)
 		}
 		return PutResult{}, err
@@ -244,7 +250,7 @@ func (c *Client) CancelUpload(ctx context.Context, s UploadSession) error {
 	_, err := c.do(ctx, &request{
 		op: "cancel upload", method: http.MethodDelete, url: s.URL, upload: true, idempotent: true,
 	})
-	if IsNotFound(err) {
+	if IsNotFound(err) || IsUnauthorized(err) { // gone, or its URL's authtoken expired
 		return nil
 	}
 	return err

@@ -23,6 +23,7 @@ type FailKind string
 
 const (
 	FailTooLarge  FailKind = "too-large"
+	FailQuota     FailKind = "quota" // the mailbox is full
 	FailForbidden FailKind = "forbidden"
 	FailNotFound  FailKind = "not-found"
 	FailOther     FailKind = "other"

@@ -25,9 +25,15 @@ func classify(err error, size int64) (FailKind, string, bool) {
 	case errors.Is(err, graph.ErrTooLarge):
 		return FailTooLarge, fmt.Sprintf("the file (%s) is larger than this cloud accepts as an attachment "+
 			"(150 MB, or under 3 MiB where upload sessions do not exist); send a link to the file instead", human(size)), true
-	case isGraph && ge.Code == graph.CodeQuotaExceeded:
-		return FailTooLarge, "the mailbox is full (its quota is exceeded); delete some mail or ask your " +
+	case graph.IsQuotaExceeded(err):
+		return FailQuota, "the mailbox is full (its quota is exceeded); delete some mail or ask your " +
 			"administrator for more space, then copy the file again", true
+	case graph.IsTooLarge(err) && !(isGraph && ge.Code == graph.CodeMessageSizeExceeded) && size < graph.MinUploadSessionSize:
+		// 413 or "Maximum request length exceeded" on the one POST of a file under 3 MiB: the
+		// request, not the message, is over a limit; no other way to attach such a file exists.
+		return FailTooLarge, fmt.Sprintf("Microsoft Graph refused the request carrying the file (%s) as too large: "+
+			"a file under 3 MiB is sent in one request, and this one is over Graph's request size limit (about 4 MB "+
+			"once encoded); compress the file or send a link to it instead", human(size)), true
 	case graph.IsTooLarge(err):
 		return FailTooLarge, fmt.Sprintf("the attachment (%s) would make the message larger than the mailbox's message size "+
 			"limit (35 MB by default); ask your administrator to raise it (up to 150 MB) or send a link to the file instead", human(size)), true

@@ -109,6 +109,9 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, dataDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", noSpace(err))
 	}
+	if err := os.Chmod(filepath.Join(opts.Dir, dataDirName), 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
 	if err := repairCrashLeftovers(opts.Dir, opts.Logger); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}

@@ -245,6 +245,30 @@ func TestPermanentFailures(t *testing.T) {
 		{"message size exceeded mid-upload", 3 * ChunkSize, func(fk *fakeUploader) { fk.messageLimit = 2*ChunkSize + 1 },
 			FailTooLarge, "message size limit"},
 		{"small POST over the limit", 2000, func(fk *fakeUploader) { fk.messageLimit = 1000 }, FailTooLarge, "message size limit"},
+		{"request over Graph's request limit", 3<<20 - 1, func(fk *fakeUploader) {
+			fk.before = func(_ context.Context, op string, _ int64) error {
+				if op == "post" {
+					return graphErr("add attachment", 413, "RequestEntityTooLarge")
+				}
+				return nil
+			}
+		}, FailTooLarge, "request size limit"},
+		{"mailbox full on the POST", 10, func(fk *fakeUploader) {
+			fk.before = func(_ context.Context, op string, _ int64) error {
+				if op == "post" {
+					return graphErr("add attachment", 403, graph.CodeQuotaExceeded)
+				}
+				return nil
+			}
+		}, FailQuota, "mailbox is full"},
+		{"mailbox full mid-upload, as a 507", 3 * ChunkSize, func(fk *fakeUploader) {
+			fk.before = func(_ context.Context, op string, off int64) error {
+				if op == "put" && off > 0 {
+					return graphErr("upload range", 507, graph.CodeQuotaExceeded)
+				}
+				return nil
+			}
+		}, FailQuota, "mailbox is full"},
 		{"delegated mailbox refuses sessions", graph.MinUploadSessionSize, func(fk *fakeUploader) {
 			fk.before = func(_ context.Context, op string, _ int64) error {
 				if op == "create" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -476,6 +477,57 @@ func TestDirIsPrivate(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
 		}
 	}
+	checkPrivateTree(t, dir)
+}
+
+// checkPrivateTree fails for any directory under dir that is not 0700 and any data file that is
+// open to others. Badger creates its own files 0666 less the umask (it has no setting for it):
+// the 0700 directory keeps them private, and cmd/outlookfs runs with umask 077
+// (TestMountStateIsPrivate).
+func checkPrivateTree(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && fi.Mode().Perm() != 0o700 {
+			t.Errorf("directory %s: mode %v, want 0700", path, fi.Mode().Perm())
+		}
+		if !d.IsDir() && filepath.Base(filepath.Dir(path)) == dataDirName && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("file %s: mode %v, open to others", path, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A spool directory that already exists with loose modes (made by hand, or by an older
+// version) is tightened when the spool opens.
+func TestExistingDirIsMadePrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir() + "/spool"
+	if err := os.MkdirAll(filepath.Join(dir, dataDirName), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	s := openT(t, Options{Dir: dir})
+	f, err := s.Create(context.Background(), CreateOptions{Item: testItem, Name: "secret.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("private"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkPrivateTree(t, dir)
 }
 
 func TestSpoolReadAtSeesTheWritersBuffer(t *testing.T) {

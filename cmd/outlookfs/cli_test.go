@@ -387,3 +387,40 @@ func TestLoginThenMountWithoutFlags(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the umask it was started with, outlookfs mount keeps its state and cache private:
+// directories 0700, files readable by their owner only (the spool's Badger files hold upload
+// session URLs, which are credentials; the cache holds attachment bytes).
+func TestMountStateIsPrivate(t *testing.T) {
+	info := startEmulatorProcess(t)
+	old := syscall.Umask(0)
+	dir, cmd, logs, done := mountProcess(t, info)
+	syscall.Umask(old)
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, bytes.Repeat([]byte("b"), 5<<20), 0o600)
+	if out, err := exec.Command("cp", big, filepath.Join(dir, "drafts", "Quarterly report", "big.bin")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s\n%s", err, out, logs.String())
+	}
+	home := filepath.Dir(dir)
+	for _, root := range []string{filepath.Join(home, "state"), filepath.Join(home, "cache")} {
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return nil // removed meanwhile
+			}
+			if d.IsDir() && path != root && fi.Mode().Perm() != 0o700 {
+				t.Errorf("directory %s: mode %v, want 0700", path, fi.Mode().Perm())
+			}
+			if !d.IsDir() && fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("file %s: mode %v, open to others", path, fi.Mode().Perm())
+			}
+			return nil
+		})
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+}

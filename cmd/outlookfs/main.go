@@ -49,6 +49,10 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	// Everything outlookfs keeps on disk is private: the token cache, the spool (its Badger files
+	// hold upload session URLs, which are credentials) and the cache. Badger creates its files
+	// 0666 less the umask and has no setting for it, so the umask must do it.
+	syscall.Umask(0o077)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -29,7 +29,7 @@
 // # Settings
 //
 // Every [guess] of graph-protocol.md is a field of Options whose zero value is
-// the realistic default: KeySpelling, SessionLifetime, RequestLimit,
+// the realistic default: KeySpelling, SessionLifetime, ExpiredSessionStatus, RequestLimit,
 // RequestLimitDecoded, RequestLimitStatus, TooSmallStatus, MessageSizeLimit,
 // MessageSizeExceededStatus, AllowSharedUploadSessions, ListedSize, PageSize,
 // MaxConcurrent, RetryAfter, RateLimit, VolumeLimit; the link is Bandwidth and Latency.

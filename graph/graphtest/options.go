@@ -30,6 +30,11 @@ type Options struct {
 	KeySpelling KeySpelling
 	// SessionLifetime of an upload session, fixed at creation. Default 15m.
 	SessionLifetime time.Duration
+	// ExpiredSessionStatus answers a request to an expired upload session: 404
+	// itemNotFound (the default, as OneDrive documents) or 401
+	// InvalidAuthenticationToken (the upload URL's authtoken has expired; Outlook
+	// documents neither).
+	ExpiredSessionStatus int
 
 	// RequestLimit is the largest Graph request body accepted. Default 4 MiB.
 	RequestLimit int64
@@ -119,6 +124,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestLimitStatus == 0 {
 		o.RequestLimitStatus = 413
+	}
+	if o.ExpiredSessionStatus == 0 {
+		o.ExpiredSessionStatus = 404
 	}
 	if o.TooSmallStatus == 0 {
 		o.TooSmallStatus = 400

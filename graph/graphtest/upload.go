@@ -161,7 +161,7 @@ func (e *Emulator) handleUpload(c *call) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !e.sessionLive(s) {
-			uploadNotFound(c)
+			e.sessionGone(c, s)
 			return
 		}
 		writeJSON(c.w, http.StatusOK, e.sessionBody(s))
@@ -169,7 +169,7 @@ func (e *Emulator) handleUpload(c *call) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !e.sessionLive(s) {
-			uploadNotFound(c)
+			e.sessionGone(c, s)
 			return
 		}
 		s.state, s.data = sessionCancelled, nil
@@ -183,6 +183,17 @@ func (e *Emulator) handleUpload(c *call) {
 // sessionLive reports whether s still takes requests; s.mu must be held.
 func (e *Emulator) sessionLive(s *uploadSession) bool {
 	return s.state == sessionOpen && e.now().Before(s.expires) && s.epoch >= e.expireEpoch.Load()
+}
+
+// sessionGone answers a request to a session that no longer takes requests: an
+// expired one per Options.ExpiredSessionStatus, a cancelled or completed one 404.
+func (e *Emulator) sessionGone(c *call, s *uploadSession) {
+	expired := s.state == sessionOpen
+	if expired && e.opts.ExpiredSessionStatus == http.StatusUnauthorized {
+		writeError(c.w, c.r, http.StatusUnauthorized, codeInvalidToken, "The authtoken of the upload URL has expired.")
+		return
+	}
+	uploadNotFound(c)
 }
 
 // sessionBody is the 200 answer of a PUT or a status GET: the next expected
@@ -211,7 +222,7 @@ func (e *Emulator) putRange(c *call, s *uploadSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !e.sessionLive(s) {
-		uploadNotFound(c)
+		e.sessionGone(c, s)
 		return
 	}
 	m := contentRangeRE.FindStringSubmatch(strings.TrimSpace(c.r.Header.Get("Content-Range")))

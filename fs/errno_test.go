@@ -1,0 +1,143 @@
+package fs
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
+)
+
+// TestCloseErrno: each way Graph refuses an attachment reaches cp as the errno a person (and a
+// script) expects, with a log line that says what to do, and nothing is attached. Graph does not
+// document the status of ErrorQuotaExceeded, so every plausible one is tried.
+func TestCloseErrno(t *testing.T) {
+	cases := []struct {
+		name    string
+		size    int64
+		faults  []graphtest.Fault
+		during  func(h *harness, itemID string) // run while cp's upload is under way
+		wantOut string                          // cp's error text (strerror)
+		wantLog string                          // in the filesystem log
+	}{
+		{name: "quota 403 small", size: 10_000,
+			faults:  []graphtest.Fault{{Host: "graph", Method: "POST", Path: "/attachments", Status: 403, Code: "ErrorQuotaExceeded", Count: -1}},
+			wantOut: "Disk quota exceeded", wantLog: "mailbox is full"},
+		{name: "quota 400 small", size: 10_000,
+			faults:  []graphtest.Fault{{Host: "graph", Method: "POST", Path: "/attachments", Status: 400, Code: "ErrorQuotaExceeded", Count: -1}},
+			wantOut: "Disk quota exceeded", wantLog: "mailbox is full"},
+		{name: "quota 507 small", size: 10_000,
+			faults:  []graphtest.Fault{{Host: "graph", Method: "POST", Path: "/attachments", Status: 507, Code: "ErrorQuotaExceeded", Count: -1}},
+			wantOut: "Disk quota exceeded", wantLog: "mailbox is full"},
+		{name: "quota on createUploadSession", size: 4 * mib,
+			faults:  []graphtest.Fault{{Host: "graph", Method: "POST", Path: "/createUploadSession", Status: 403, Code: "ErrorQuotaExceeded", Count: -1}},
+			wantOut: "Disk quota exceeded", wantLog: "mailbox is full"},
+		{name: "quota part way through the PUTs", size: 9 * mib,
+			faults:  []graphtest.Fault{{Host: "upload", Method: "PUT", Nth: 2, Status: 400, Code: "ErrorQuotaExceeded", Count: -1}},
+			wantOut: "Disk quota exceeded", wantLog: "mailbox is full"},
+		{name: "message size part way through the PUTs", size: 9 * mib,
+			faults:  []graphtest.Fault{{Host: "upload", Method: "PUT", Nth: 2, Status: 400, Code: "ErrorMessageSizeExceeded", Count: -1}},
+			wantOut: "File too large", wantLog: "message size limit"},
+		{name: "forbidden upload session", size: 4 * mib,
+			faults:  []graphtest.Fault{{Host: "graph", Method: "POST", Path: "/createUploadSession", Status: 403, Count: -1}},
+			wantOut: "Permission denied", wantLog: "403"},
+		{name: "draft deleted before a small copy", size: 10_000,
+			during:  func(h *harness, itemID string) { h.mb.DeleteItem(itemID) },
+			wantOut: "No such file or directory", wantLog: "no longer exists"},
+		{name: "draft deleted during a large copy", size: 9 * mib,
+			faults:  []graphtest.Fault{{Host: "upload", Method: "PUT", Nth: 2, Delay: 700 * time.Millisecond}},
+			during:  func(h *harness, itemID string) { h.waitFor("upload", "PUT"); h.mb.DeleteItem(itemID) },
+			wantOut: "No such file or directory", wantLog: "no longer exists"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			id, dir := h.draft("Errno")
+			h.must("ls", dir)
+			for _, f := range tc.faults {
+				h.srv.Emulator.Inject(f)
+			}
+			src, _ := writeSource(t, tc.size, 90)
+			type result struct {
+				out string
+				err error
+			}
+			done := make(chan result, 1)
+			if tc.during != nil && tc.faults == nil {
+				tc.during(h, id) // before the copy
+			}
+			go func() {
+				out, err := h.run("cp", src, filepath.Join(dir, "f.bin"))
+				done <- result{out, err}
+			}()
+			if tc.during != nil && tc.faults != nil {
+				tc.during(h, id)
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(90 * time.Second):
+				t.Fatal("cp did not end within 90 s")
+			}
+			if r.err == nil || !strings.Contains(r.out, tc.wantOut) {
+				t.Errorf("cp: err=%v %q, want %q", r.err, r.out, tc.wantOut)
+			}
+			if !strings.Contains(h.logs.String(), tc.wantLog) {
+				t.Errorf("the log does not say %q:\n%s", tc.wantLog, h.logs.String())
+			}
+			if _, ok := h.mb.Item(id); ok {
+				if n := len(h.mb.Attachments(id)); n != 0 {
+					t.Errorf("%d attachment(s) after cp failed", n)
+				}
+			}
+		})
+	}
+}
+
+// waitFor waits until the emulator has seen a request of that host and method.
+func (h *harness) waitFor(host, method string) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range h.srv.Emulator.Requests() {
+			if r.Host == host && r.Method == method {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("no %s %s request within 30 s", host, method)
+}
+
+// TestCopyOutlivesItsUploadSession: the upload session expires while cp is under way, whether the
+// upload host then answers 404 or 401 (its URL's authtoken expired: Graph documents neither).
+// cp still succeeds through a new session, and the log never tells the user to sign in again.
+func TestCopyOutlivesItsUploadSession(t *testing.T) {
+	for _, status := range []int{404, 401} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{emu: graphtest.Options{ExpiredSessionStatus: status}})
+			id, dir := h.draft("Expiry")
+			h.must("ls", dir)
+			h.srv.Emulator.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Delay: 500 * time.Millisecond})
+			src, data := writeSource(t, 9*mib, 91)
+			done := make(chan error, 1)
+			var out string
+			go func() {
+				var err error
+				out, err = h.run("cp", src, filepath.Join(dir, "f.bin"))
+				done <- err
+			}()
+			h.waitFor("upload", "PUT")
+			h.srv.Emulator.ExpireSessions()
+			if err := <-done; err != nil {
+				t.Fatalf("cp: %v %s", err, out)
+			}
+			h.wantAttachments(id, map[string][]byte{"f.bin": data})
+			if strings.Contains(h.logs.String(), "login") {
+				t.Errorf("the log tells the user to sign in again:\n%s", h.logs.String())
+			}
+		})
+	}
+}
