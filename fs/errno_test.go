@@ -141,3 +141,30 @@ func TestCopyOutlivesItsUploadSession(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedCopyLeavesNothing: the POST of a small file is stored by Graph but answered 504, and
+// the listing that would tell fails too: cp reports EIO, so the attachment Graph made after all
+// must go (the spool keeps looking and deletes it) - a failed cp never leaves its file attached.
+func TestFailedCopyLeavesNothing(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Landed")
+	h.must("ls", dir)
+	h.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", ApplyThenFail: true, Status: 504})
+	// The listings before the POST (which names are taken) and after it (did it land?): the second fails.
+	h.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "GET", Path: "/attachments", Nth: 2, Status: 403})
+	src, _ := writeSource(t, 10_000, 92)
+	out, err := h.run("cp", src, filepath.Join(dir, "f.bin"))
+	if err == nil || !strings.Contains(out, "Input/output error") {
+		t.Fatalf("cp: err=%v %q, want EIO", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.mb.Attachments(id)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attachment(s) 30 s after cp failed:\n%s", len(h.mb.Attachments(id)), h.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(h.logs.String(), "deleted f.bin") {
+		t.Errorf("the log does not say the attachment was deleted:\n%s", h.logs.String())
+	}
+}

@@ -44,6 +44,7 @@
 //	s.Rename(ctx, id, item, name, scratch)        free while not attached; scratch -> ordinary commits + queues
 //	s.SetAttr(id, mode, mtime)                    kept in the spool, never sent
 //	s.Remove(ctx, id)                             unlink: cancel the upload and the session, drop the bytes
+//	                                              (and delete what a request of unknown outcome may have attached: orphans.go)
 //	s.ReadAt(id, p, off)                          read a file still in the spool
 //	s.Wait(ctx, id, progress)                     until attached (nil) or failed (*UploadError)
 //

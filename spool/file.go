@@ -68,6 +68,7 @@ func (s *Spool) create(o CreateOptions) (*File, error) {
 	e.writer = f
 	s.mu.Lock()
 	s.files[e.id] = e
+	s.nameChanges++
 	s.mu.Unlock()
 	s.log.Debug("created", "id", e.id, "item", o.Item, "scratch", o.Scratch)
 	return f, nil

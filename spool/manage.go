@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/outlookfs/outlookfs/graph"
 )
@@ -42,7 +45,14 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 	s.mu.Unlock()
 
 	var oldSession *session
-	err = s.update(e, -1, func(r *record) error {
+	var orph *orphan // what a request under the old name may have made
+	err = s.updateTx(e, -1, func(r *record) error {
+		if r.State == StateUploading && r.Final && moved {
+			s.mu.Lock()
+			orph = newOrphan(e)
+			s.mu.Unlock()
+			orph.Item, orph.Name, orph.KnownIDs = r.Item, r.Name, slices.Clone(r.KnownIDs)
+		}
 		r.Item, r.Name, r.Scratch = item, name, scratch
 		if r.State == StateUploading && (moved || scratch) {
 			// Start over: the name was sent when the session was created.
@@ -50,9 +60,20 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 			r.State, r.Session, r.Confirmed, r.Final, r.KnownIDs = StateCommitted, nil, 0, false, nil
 		}
 		return nil
+	}, func(txn *badger.Txn) error {
+		if orph == nil {
+			return nil
+		}
+		return putOrphanTxn(txn, orph)
 	})
 	if err != nil {
 		return fmt.Errorf("spool: rename: %w", err)
+	}
+	s.mu.Lock()
+	s.nameChanges++
+	s.mu.Unlock()
+	if orph != nil && s.opts.Uploader != nil {
+		s.adoptOrphan(orph)
 	}
 	s.cancelSession(item, oldSession)
 	s.mu.Lock()
@@ -66,7 +87,9 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 // Remove forgets a file (unlink): its writer handle stops working, its upload
 // is cancelled (with the server's session) and its bytes are dropped.
 // Removing an attached file only forgets it; deleting the attachment is the
-// caller's business.
+// caller's business. A file whose creating request was sent but whose outcome is
+// unknown becomes an orphan: the spool deletes the attachment it may have made
+// once the item can be listed (orphans.go).
 func (s *Spool) Remove(ctx context.Context, id string) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -107,13 +130,29 @@ func (s *Spool) remove(id string) error {
 		sess = &c
 	}
 	item := e.rec.Item
+	var orph *orphan
+	if !wasDropped && mayHaveAttached(e) && s.opts.Uploader != nil {
+		orph = newOrphan(e)
+	}
 	s.dropDataLocked(e)
 	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()
 	e.pmu.Unlock()
 
-	if !wasDropped {
+	switch {
+	case orph != nil: // the record goes, and the hunt for what its request may have made begins
+		err := s.write(func(txn *badger.Txn) error {
+			if err := putOrphanTxn(txn, orph); err != nil {
+				return err
+			}
+			return txn.Delete(metaKey(id))
+		})
+		if err != nil {
+			s.log.Warn("could not record a removed file's possible attachment", "id", id, "err", err)
+		}
+		s.adoptOrphan(orph)
+	case !wasDropped:
 		s.deleteRecord(id)
 	}
 	s.cancelSession(item, sess)

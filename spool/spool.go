@@ -51,6 +51,10 @@ type Spool struct {
 	closing   bool
 	drops     []string // ids whose data files wait for the janitor to delete them
 	kick      chan struct{}
+	// orphans: attachments that files given up may have made (orphans.go), by file id.
+	orphans     map[string]*orphan
+	huntKick    chan struct{}
+	nameChanges uint64 // files created, renamed or attached: an orphan hunt's listing is stale
 }
 
 // entry is the spool's view of one file. The persisted part (rec) is replaced
@@ -128,6 +132,8 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		syncDB:   db.Sync,
 		files:    make(map[string]*entry),
 		kick:     make(chan struct{}, 1),
+		orphans:  make(map[string]*orphan),
+		huntKick: make(chan struct{}, 1),
 	}
 	s.queueCond = sync.NewCond(&s.mu)
 	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
@@ -136,11 +142,18 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.loadOrphans(); err != nil {
+		s.cancel(errClosing)
+		_ = db.Close()
+		return nil, fmt.Errorf("spool: reading the spool: %w", err)
+	}
 	if opts.Uploader != nil {
 		for range opts.Workers {
 			s.wg.Add(1)
 			go s.worker()
 		}
+		s.wg.Add(1)
+		go s.hunter()
 	}
 	s.wg.Add(1)
 	go s.janitor()

@@ -396,7 +396,9 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	}
 	s.mu.Lock()
 	s.dropDataLocked(e)
+	name := e.rec.Name
 	s.mu.Unlock()
+	s.noteAttached(item, name, attID)
 	s.log.Info("attached", "id", e.id, "item", item, "size", size)
 	return s.finishAttached(ctx, e, gen)
 }

@@ -1,0 +1,151 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph"
+)
+
+// flakyFake is a fake Graph whose first POST may land and still fail (a 504 after the server
+// stored it, say), and whose listings fail while down is set: the spool then cannot tell
+// whether its file was attached.
+type flakyFake struct {
+	*fakeUploader
+	down atomic.Bool
+}
+
+func newFlakyFake(applied bool) *flakyFake {
+	f := &flakyFake{fakeUploader: newFake(testItem)}
+	var posted atomic.Bool
+	f.setBefore(func(ctx context.Context, op string, off int64) error {
+		if op == "list" && f.down.Load() {
+			return graphErr("list attachments", 503, "")
+		}
+		if op == "post" && !applied && posted.CompareAndSwap(false, true) {
+			f.down.Store(true)
+			return &graph.NetError{Op: "add attachment", Err: errors.New("connection reset")}
+		}
+		return nil
+	})
+	f.setAfter(func(ctx context.Context, op string, off int64) error {
+		if op == "post" && applied && posted.CompareAndSwap(false, true) {
+			f.down.Store(true)
+			return graphErr("add attachment", 504, "")
+		}
+		return nil
+	})
+	return f
+}
+
+// givenUp writes name and waits until the spool puts its upload off for a retry, as a
+// synchronous close sees it before it gives up.
+func givenUp(t *testing.T, s *Spool, name string, data []byte) *File {
+	t.Helper()
+	f := writeFile(t, s, testItem, name, data)
+	waitFor(t, 20*time.Second, "the upload to be put off for a retry", func() bool {
+		m, _ := s.Get(f.ID())
+		return strings.HasPrefix(m.Reason, "retrying:")
+	})
+	return f
+}
+
+func attachmentsNamed(fk *fakeUploader, name string) [][]byte {
+	var out [][]byte
+	for _, a := range fk.attachments(testItem) {
+		if a.Name == name {
+			out = append(out, a.Data)
+		}
+	}
+	return out
+}
+
+// TestGivenUpUploadLeavesNoAttachment: a file removed (or renamed) after its creating request
+// failed ambiguously, while the item could not be listed, is looked for until the item can be
+// listed, and its attachment deleted if the request made it: a close that reported failure
+// never leaves the file attached. A file copied again under the same name meanwhile is kept.
+func TestGivenUpUploadLeavesNoAttachment(t *testing.T) {
+	ctx := context.Background()
+	old := randBytes(1, 2000)
+	again := randBytes(2, 3000)
+	for _, tc := range []struct {
+		name    string
+		applied bool // the failed POST stored the attachment
+		act     func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool
+		want    map[string][]byte // attachments at the end, by name (nil: none)
+	}{
+		{name: "removed, the POST had landed", applied: true,
+			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
+				mustNoErr(t, s.Remove(ctx, f.ID()))
+				return s
+			}},
+		{name: "removed, the POST had not landed", applied: false,
+			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
+				mustNoErr(t, s.Remove(ctx, f.ID()))
+				return s
+			}},
+		{name: "removed, then copied again under the same name", applied: true,
+			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
+				mustNoErr(t, s.Remove(ctx, f.ID()))
+				writeFile(t, s, testItem, "f.bin", again)
+				return s
+			}, want: map[string][]byte{"f.bin": again}},
+		{name: "renamed (the new name is uploaded, the old one goes)", applied: true,
+			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
+				mustNoErr(t, s.Rename(ctx, f.ID(), testItem, "g.bin", false))
+				return s
+			}, want: map[string][]byte{"g.bin": old}},
+		{name: "removed, then the spool restarted", applied: true,
+			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
+				mustNoErr(t, s.Remove(ctx, f.ID()))
+				dir := s.opts.Dir
+				mustNoErr(t, s.Close())
+				return openT(t, Options{Dir: dir, Uploader: fk})
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fk := newFlakyFake(tc.applied)
+			s := openT(t, Options{Uploader: fk})
+			f := givenUp(t, s, "f.bin", old)
+			if n := len(attachmentsNamed(fk.fakeUploader, "f.bin")); n != map[bool]int{true: 1, false: 0}[tc.applied] {
+				t.Fatalf("%d attachments after the failed POST", n)
+			}
+			s = tc.act(t, s, fk, f)
+			time.Sleep(300 * time.Millisecond) // the hunt must wait while the item cannot be listed
+			fk.down.Store(false)
+			waitFor(t, 30*time.Second, "the given-up file's attachment to go", func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return len(s.orphans) == 0
+			})
+			waitFor(t, 30*time.Second, "the uploads to settle", func() bool {
+				return len(fk.attachments(testItem)) == len(tc.want)
+			})
+			time.Sleep(200 * time.Millisecond)
+			got := fk.attachments(testItem)
+			if len(got) != len(tc.want) {
+				t.Fatalf("attachments %v, want %d", names(got), len(tc.want))
+			}
+			for _, a := range got {
+				if w, ok := tc.want[a.Name]; !ok || !bytes.Equal(a.Data, w) {
+					t.Fatalf("attachment %s (%d bytes) is not the one wanted", a.Name, len(a.Data))
+				}
+			}
+			if !tc.applied && fk.count("delete") != 0 {
+				t.Fatalf("%d deletes, though nothing was attached", fk.count("delete"))
+			}
+		})
+	}
+}
+
+func mustNoErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
