@@ -12,6 +12,44 @@ import (
 	"time"
 )
 
+// TestRemountShowsLocalChanges: what this mount changed shows at once after a remount with the
+// same cache, although the listings it cached were fetched before the changes. A file cp
+// attached (also in the background, with --async), a draft mkdir made, an attachment rm
+// deleted: a remount used to serve the cached listings from before them for up to the listing
+// TTL (15 s by default), so the draft looked empty, the new draft did not exist, and a script
+// that copies a file when it is not there attached it a second time.
+func TestRemountShowsLocalChanges(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			h1 := newHarness(t, harnessOptions{async: async})
+			id, dir := h1.draft("Remount")
+			h1.mb.AddFileAttachment(id, "old.txt", "text/plain", []byte("old"))
+			h1.must("ls", "-l", filepath.Join(h1.dir, "drafts"), dir) // cached: both listings, before the changes
+			src, data := writeSource(t, 1000, 5)
+			h1.must("rm", filepath.Join(dir, "old.txt"))
+			h1.must("mkdir", filepath.Join(h1.dir, "drafts", "Made here"))
+			h1.must("cp", src, filepath.Join(dir, "new.bin"))
+			h1.waitAll(t, id)
+			h1.close()
+
+			h2 := newHarness(t, harnessOptions{async: async, srv: h1.srv, spoolDir: h1.spoolDir, cacheDir: h1.cacheDir})
+			dir = filepath.Join(h2.dir, "drafts", "Remount")
+			for _, tc := range []struct{ cmd, want string }{
+				{"ls " + dir, "new.bin\n"},
+				{"test -d '" + filepath.Join(h2.dir, "drafts", "Made here") + "' && echo yes", "yes\n"},
+				{"ls '" + filepath.Join(h2.dir, "drafts") + "' | grep -c 'Made here'", "1\n"},
+			} {
+				if got, _ := h2.run("sh", "-c", tc.cmd); got != tc.want {
+					t.Errorf("%s right after the remount: %q, want %q", tc.cmd, got, tc.want)
+				}
+			}
+			h2.sh("test -e '" + filepath.Join(dir, "new.bin") + "' || cp '" + src + "' '" + filepath.Join(dir, "new.bin") + "'")
+			h2.waitAll(t, id)
+			h2.wantAttachments(id, map[string][]byte{"new.bin": data})
+		})
+	}
+}
+
 // TestTwoReadersOneSlow: two programs read the same attachment (not cached yet), each through
 // its own download; only one of them may fill the content cache. The slow one (it pauses after
 // 1 MiB) owns the fill. The other drops its pages and reads backwards, which is served from the

@@ -477,6 +477,7 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 	n.mu.Lock()
 	n.active, n.spoolID = f, f.ID()
 	n.mu.Unlock()
+	n.fs.itemListing(item.ID).unstore() // a new version will replace the listed attachment
 	return f, 0
 }
 
