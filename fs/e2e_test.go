@@ -7,10 +7,53 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 )
+
+// TestAsyncRemountKeepsTimes: files closed with --async whose uploads have not happened yet
+// (Graph answers 503 here) keep their modification times across a remount with the same spool:
+// the one cp -p preserved and the one plain cp wrote. ls -l and rsync's quick check read them;
+// they used to show the epoch (1970) after the remount.
+func TestAsyncRemountKeepsTimes(t *testing.T) {
+	h1 := newHarness(t, harnessOptions{async: true})
+	h1.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Status: 503, Count: -1})
+	_, dir := h1.draft("Times")
+	src, _ := writeSource(t, 1000, 1)
+	h1.must("touch", "-d", "2020-01-02 03:04:05 UTC", src)
+	h1.must("cp", "-p", src, filepath.Join(dir, "preserved.bin"))
+	h1.must("cp", src, filepath.Join(dir, "plain.bin"))
+	before := map[string]string{}
+	for _, name := range []string{"preserved.bin", "plain.bin"} {
+		before[name] = strings.TrimSpace(h1.must("stat", "-c", "%Y", filepath.Join(dir, name)))
+	}
+	if want := "1577934245"; before["preserved.bin"] != want {
+		t.Errorf("cp -p: mtime %s, want %s", before["preserved.bin"], want)
+	}
+	h1.close()
+
+	h2 := newHarness(t, harnessOptions{async: true, srv: h1.srv, spoolDir: h1.spoolDir})
+	dir = filepath.Join(h2.dir, "drafts", "Times")
+	for _, name := range []string{"preserved.bin", "plain.bin"} {
+		p := filepath.Join(dir, name)
+		if st := h2.must("getfattr", "--absolute-names", "--only-values", "-n", "user.outlookfs.state", p); st == "attached" {
+			t.Fatalf("%s: attached; the test wants it still in the spool", name)
+		}
+		got := strings.TrimSpace(h2.must("stat", "-c", "%Y", p))
+		if got != before[name] {
+			t.Errorf("%s: mtime %s after the remount, %s before", name, got, before[name])
+		}
+	}
+	// And the plain copy's time is now-ish, not the epoch.
+	sec, _ := strconv.ParseInt(before["plain.bin"], 10, 64)
+	if d := time.Since(time.Unix(sec, 0)); d < 0 || d > time.Hour {
+		t.Errorf("plain.bin: mtime %s is not the time of the copy", before["plain.bin"])
+	}
+}
 
 // TestRemountShowsLocalChanges: what this mount changed shows at once after a remount with the
 // same cache, although the listings it cached were fetched before the changes. A file cp

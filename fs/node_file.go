@@ -96,6 +96,9 @@ func (n *fileNode) refresh(e fileEntry, writableItem bool) {
 		if n.mode == 0 {
 			n.mode = e.meta.Mode
 		}
+		if n.mtime.IsZero() {
+			n.mtime = e.meta.Mtime // a remount's new node: the time cp -p set, or of the last write
+		}
 		return
 	}
 	if n.att == nil || n.att.ID != e.att.ID {
