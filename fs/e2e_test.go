@@ -93,6 +93,35 @@ func TestRemountShowsLocalChanges(t *testing.T) {
 	}
 }
 
+// TestPreservedModes: cp -p, cp -a and mv (from another filesystem) keep the source's mode. They
+// set it through the system.posix_acl_access xattr, not chmod, and the file used to stay at the
+// 0600 they create it with. The mode is kept locally only; the attachment is the same.
+func TestPreservedModes(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Modes")
+	want := map[string][]byte{}
+	for i, tc := range []struct {
+		name string
+		args func(src, dst string) []string
+	}{
+		{"cp-p.bin", func(src, dst string) []string { return []string{"cp", "-p", src, dst} }},
+		{"cp-a.bin", func(src, dst string) []string { return []string{"cp", "-a", src, dst} }},
+		{"mv.bin", func(src, dst string) []string { return []string{"mv", src, dst} }},
+		{"cp.bin", func(src, dst string) []string { return []string{"cp", src, dst} }}, // chmod-free: the created mode
+	} {
+		src, data := writeSource(t, 5000, int64(40+i))
+		h.must("chmod", "640", src)
+		dst := filepath.Join(dir, tc.name)
+		args := tc.args(src, dst)
+		h.must(args[0], args[1:]...)
+		want[tc.name] = data
+		if got := strings.TrimSpace(h.must("stat", "-c", "%a", dst)); got != "640" {
+			t.Errorf("%s: mode %s, want 640", strings.Join(args[:len(args)-2], " "), got)
+		}
+	}
+	h.wantAttachments(id, want)
+}
+
 // TestTwoReadersOneSlow: two programs read the same attachment (not cached yet), each through
 // its own download; only one of them may fill the content cache. The slow one (it pauses after
 // 1 MiB) owns the fill. The other drops its pages and reads backwards, which is served from the

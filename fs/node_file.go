@@ -237,14 +237,7 @@ func (n *fileNode) attached(id string, m spool.Meta) {
 // kept locally; a size change truncates through the spool.
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if m, ok := in.GetMode(); ok {
-		n.mu.Lock()
-		n.mode = m & 0o7777
-		id := n.spoolID
-		n.mu.Unlock()
-		if id != "" {
-			mode := m & 0o7777
-			_ = n.fs.opts.Spool.SetAttr(id, &mode, nil)
-		}
+		n.setMode(m)
 	}
 	if mt, ok := in.GetMTime(); ok {
 		n.mu.Lock()
@@ -261,6 +254,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		}
 	}
 	return n.Getattr(ctx, fh, out)
+}
+
+// setMode keeps a mode locally (and in the spool for a file not attached yet); it is never sent.
+func (n *fileNode) setMode(m uint32) {
+	mode := m & 0o7777
+	n.mu.Lock()
+	n.mode = mode
+	id := n.spoolID
+	n.mu.Unlock()
+	if id != "" {
+		_ = n.fs.opts.Spool.SetAttr(id, &mode, nil)
+	}
 }
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
