@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/outlookfs/outlookfs/graph"
+	"github.com/outlookfs/outlookfs/spool"
 )
 
 // FS is the state shared by every node of one mount.
@@ -52,6 +54,8 @@ func New(opts Options) *FS {
 	opts.setDefaults()
 	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, noticed: map[string]uint64{}, itemMemos: map[string]*memo[fileEntry]{}}
 	f.started = opts.Now()
+	f.drafts.persist, f.drafts.forget = persister[graph.Draft](f, "drafts")
+	f.events.persist, f.events.forget = persister[graph.Event](f, "events")
 	f.seedFromCache()
 	return f
 }
@@ -65,6 +69,17 @@ func (f *FS) itemListing(id string) *listing[graph.Attachment] {
 	l, ok := f.items[id]
 	if !ok {
 		l = &listing[graph.Attachment]{}
+		store, forget := persister[graph.Attachment](f, "att/"+id)
+		if store != nil {
+			l.forget = forget
+			l.persist = func(atts []graph.Attachment) {
+				if f.localPending(id, atts) {
+					forget() // the next mount asks Graph: the upload may end after this listing
+					return
+				}
+				store(atts)
+			}
+		}
 		f.items[id] = l
 	}
 	return l
@@ -72,11 +87,7 @@ func (f *FS) itemListing(id string) *listing[graph.Attachment] {
 
 func (f *FS) listDrafts(ctx context.Context) ([]graph.Draft, uint64, error) {
 	return f.drafts.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Draft, error) {
-		d, err := f.fetchDrafts(ctx)
-		if err == nil {
-			f.putMeta("drafts", d)
-		}
-		return d, err
+		return f.fetchDrafts(ctx)
 	})
 }
 
@@ -133,11 +144,7 @@ func draftList(m map[string]graph.Draft) []graph.Draft {
 func (f *FS) listEvents(ctx context.Context) ([]graph.Event, uint64, error) {
 	return f.events.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Event, error) {
 		now := f.opts.Now()
-		ev, err := f.opts.Backend.ListEvents(ctx, now.Add(-f.opts.EventsBack), now.Add(f.opts.EventsAhead))
-		if err == nil {
-			f.putMeta("events", ev)
-		}
-		return ev, err
+		return f.opts.Backend.ListEvents(ctx, now.Add(-f.opts.EventsBack), now.Add(f.opts.EventsAhead))
 	})
 }
 
@@ -155,7 +162,6 @@ func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.A
 	return l.get(ctx, f.opts.ListingTTL, f.opts.Now(), f.log, func(ctx context.Context) ([]graph.Attachment, error) {
 		a, err := f.opts.Backend.ListAttachments(ctx, item)
 		if err == nil {
-			f.putMeta("att/"+item.ID, a)
 			f.prefetchSmall(ctx, item, a)
 		}
 		return a, err
@@ -205,6 +211,39 @@ func (f *FS) putMeta(key string, v any) {
 	}
 	if err := f.opts.Cache.PutMeta(key, v); err != nil {
 		f.log.Debug("metadata cache write failed", "key", key, "err", err)
+	}
+}
+
+// localPending says whether the item has local files that atts (a listing just fetched) may
+// not show yet: not attached yet, or attached in the background under an id atts lacks.
+func (f *FS) localPending(itemID string, atts []graph.Attachment) bool {
+	if f.opts.Spool == nil {
+		return false
+	}
+	for _, m := range f.opts.Spool.All() {
+		if m.Item.ID != itemID || m.Scratch || m.Abandoned || m.State == spool.StateFailed {
+			continue
+		}
+		if m.State != spool.StateAttached {
+			return true
+		}
+		if !slices.ContainsFunc(atts, func(a graph.Attachment) bool { return a.ID == m.AttachmentID }) {
+			return true
+		}
+	}
+	return false
+}
+
+// persister returns a listing's persist and forget (see listing): the listing under key in the
+// metadata cache.
+func persister[T any](f *FS, key string) (func([]T), func()) {
+	if f.opts.Cache == nil {
+		return nil, nil
+	}
+	return func(items []T) { f.putMeta(key, items) }, func() {
+		if err := f.opts.Cache.DeleteMeta(key); err != nil {
+			f.log.Debug("metadata cache delete failed", "key", key, "err", err)
+		}
 	}
 }
 

@@ -39,12 +39,14 @@ type harness struct {
 	logs   *graphtest.LogBuffer
 	// spoolDir is where the spool lives; close unmounts and closes it (also done at cleanup).
 	spoolDir string
+	cacheDir string // where the metadata and content cache lives
 	close    func()
 }
 
 type harnessOptions struct {
 	srv         *graphtest.Server // reuse this emulator (and its mailbox) instead of starting one
 	spoolDir    string            // reuse this spool (a remount) instead of a new one
+	cacheDir    string            // reuse this cache (a remount) instead of a new one
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64
@@ -77,7 +79,11 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := cache.Open(cache.Options{Dir: filepath.Join(t.TempDir(), "cache"), Logger: log})
+	cacheDir := ho.cacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(t.TempDir(), "cache")
+	}
+	cc, err := cache.Open(cache.Options{Dir: cacheDir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, mb: mb, dir: dir, fsys: f, spool: sp, server: server, logs: logs, spoolDir: spoolDir}
+	h := &harness{t: t, srv: srv, mb: mb, dir: dir, fsys: f, spool: sp, server: server, logs: logs, spoolDir: spoolDir, cacheDir: cacheDir}
 	h.close = sync.OnceFunc(func() {
 		unmount(t, server, dir)
 		sp.Close()

@@ -20,6 +20,13 @@ type listing[T any] struct {
 	err      error  // of the last fetch, handed to the waiters of that fetch
 	version  uint64 // changes whenever items do: lets callers keep what they derive from them
 	fetches  uint64 // successful fetches from Graph
+	// persist keeps a fetched listing in the metadata cache, for the first listing after a
+	// remount; forget drops it there. Both are optional and called with mu held, so that a
+	// local change (which forgets) can never be followed by the store of a listing fetched
+	// before it: a remount would serve a listing without the change (the file cp attached
+	// missing, so a script copies it again).
+	persist func([]T)
+	forget  func()
 }
 
 // fetchCount is how many times the listing was fetched from Graph.
@@ -85,6 +92,9 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 			l.items, l.err, l.fetched = items, nil, time.Now()
 			l.version++
 			l.fetches++
+			if !l.stale && l.persist != nil { // else a local change since the fetch began is missing
+				l.persist(items)
+			}
 		}
 		l.inflight = nil
 		l.mu.Unlock()
@@ -93,11 +103,25 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 	return done
 }
 
-// invalidate makes the next get fetch again.
+// invalidate makes the next get fetch again, and drops the persisted copy, which no longer
+// shows the local change that invalidated it.
 func (l *listing[T]) invalidate() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.stale = true
-	l.mu.Unlock()
+	if l.forget != nil {
+		l.forget()
+	}
+}
+
+// unstore drops the persisted copy only: a local change is on its way (a file being written)
+// and may end in the background, where no invalidate follows.
+func (l *listing[T]) unstore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.forget != nil {
+		l.forget()
+	}
 }
 
 // update changes the cached items in place (after a local change whose outcome is known)

@@ -96,6 +96,9 @@ func (n *fileNode) refresh(e fileEntry, writableItem bool) {
 		if n.mode == 0 {
 			n.mode = e.meta.Mode
 		}
+		if n.mtime.IsZero() {
+			n.mtime = e.meta.Mtime // a remount's new node: the time cp -p set, or of the last write
+		}
 		return
 	}
 	if n.att == nil || n.att.ID != e.att.ID {
@@ -234,14 +237,7 @@ func (n *fileNode) attached(id string, m spool.Meta) {
 // kept locally; a size change truncates through the spool.
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if m, ok := in.GetMode(); ok {
-		n.mu.Lock()
-		n.mode = m & 0o7777
-		id := n.spoolID
-		n.mu.Unlock()
-		if id != "" {
-			mode := m & 0o7777
-			_ = n.fs.opts.Spool.SetAttr(id, &mode, nil)
-		}
+		n.setMode(m)
 	}
 	if mt, ok := in.GetMTime(); ok {
 		n.mu.Lock()
@@ -258,6 +254,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		}
 	}
 	return n.Getattr(ctx, fh, out)
+}
+
+// setMode keeps a mode locally (and in the spool for a file not attached yet); it is never sent.
+func (n *fileNode) setMode(m uint32) {
+	mode := m & 0o7777
+	n.mu.Lock()
+	n.mode = mode
+	id := n.spoolID
+	n.mu.Unlock()
+	if id != "" {
+		_ = n.fs.opts.Spool.SetAttr(id, &mode, nil)
+	}
 }
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -477,6 +485,7 @@ func (n *fileNode) ensureActive(ctx context.Context, truncate bool) (*spool.File
 	n.mu.Lock()
 	n.active, n.spoolID = f, f.ID()
 	n.mu.Unlock()
+	n.fs.itemListing(item.ID).unstore() // a new version will replace the listed attachment
 	return f, 0
 }
 

@@ -306,6 +306,9 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 		n.fs.log.Error("could not start a file in the spool", "name", name, "err", err)
 		return nil, nil, 0, toErrno(err)
 	}
+	// The listing will change, perhaps in the background (--async): the copy kept for the
+	// next mount must not stay as it is.
+	n.fs.itemListing(n.ref.ID).unstore()
 	node := &fileNode{fs: n.fs, item: n.ref, name: name, writableItem: true, kind: kindFile,
 		spoolID: f.ID(), active: f, dirty: true, mode: mode & 0o7777, mtime: n.fs.opts.Now(), size: -1}
 	node.writers = 1

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"syscall"
 
@@ -93,13 +94,54 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	return uint32(copy(dest, names)), 0
 }
 
-// Setxattr accepts and drops other attributes (cp -p sets ACLs, GIO sets user.* after a copy);
-// outlookfs's own are read-only.
+// Setxattr accepts and drops other attributes (GIO sets user.* after a copy); outlookfs's own
+// are read-only. An access ACL is how cp -p, cp -a and mv set the mode they preserve (they call
+// no chmod when it succeeds): its permission bits become the file's mode, as on a filesystem
+// without ACLs, and the rest of it is dropped.
 func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if attr == xattrState || attr == xattrID {
+	switch attr {
+	case xattrState, xattrID:
 		return syscall.EPERM
+	case aclAccess:
+		if perm, ok := aclMode(data); ok {
+			n.mu.Lock()
+			mode := n.mode&^0o777 | perm
+			n.mu.Unlock()
+			n.setMode(mode)
+		}
 	}
 	return 0
+}
+
+const aclAccess = "system.posix_acl_access"
+
+// aclMode reads the permission bits from an access ACL in the kernel's xattr form (version 2,
+// then 8-byte entries: tag, perm, id, little-endian): the owner's, the mask's (else the owning
+// group's) and the others' entries.
+func aclMode(b []byte) (uint32, bool) {
+	const (
+		userObj  = 0x01
+		groupObj = 0x04
+		mask     = 0x10
+		other    = 0x20
+	)
+	if len(b) < 4 || (len(b)-4)%8 != 0 || binary.LittleEndian.Uint32(b) != 2 {
+		return 0, false
+	}
+	perms := map[uint16]uint32{}
+	for e := b[4:]; len(e) >= 8; e = e[8:] {
+		perms[binary.LittleEndian.Uint16(e)] = uint32(binary.LittleEndian.Uint16(e[2:]) & 7)
+	}
+	u, uok := perms[userObj]
+	g, gok := perms[groupObj]
+	o, ook := perms[other]
+	if m, ok := perms[mask]; ok {
+		g, gok = m, true
+	}
+	if !uok || !gok || !ook {
+		return 0, false
+	}
+	return u<<6 | g<<3 | o, true
 }
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {

@@ -148,10 +148,28 @@ func (s *stream) end(err error) error {
 	s.body = nil
 	s.stopFeed(err == io.EOF)
 	s.fs.fills.removeStream(s)
-	if err == io.EOF && s.done != nil { // nil: this stream never fed the cache (see start)
-		<-s.done
+	if err == io.EOF {
+		s.awaitFill() // returns at once for a stream that never fed the cache (see start)
 	}
 	return err
+}
+
+// awaitFill waits for this stream's Fill to return, for teeWait at most. The Fill may be
+// waiting for another descriptor's fill of the same attachment (the cache fills once), which
+// needs that descriptor's reads; the kernel may hold those back behind a page this read keeps
+// locked, or serve them from pages this descriptor brought in, so that they never reach its
+// stream. Waiting longer would hang both readers for good; past teeWait the read goes on
+// without the cache (fromCache then downloads the attachment whole, stopping the other fills).
+func (s *stream) awaitFill() {
+	if s.done == nil {
+		return
+	}
+	t := time.NewTimer(teeWait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	}
 }
 
 // fromCache serves a read the stream cannot: it reads the download to its end (filling the
@@ -165,9 +183,7 @@ func (s *stream) fromCache(ctx context.Context, p []byte, off int64) (int, error
 			s.end(io.EOF)
 		}
 	}
-	if s.done != nil {
-		<-s.done
-	}
+	s.awaitFill()
 	return s.fs.readAttachment(ctx, s.item, s.id, p, off)
 }
 

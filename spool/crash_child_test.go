@@ -108,7 +108,9 @@ func crashChild(mode string) error {
 		close(up.gate)
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Dir: env("DIR"), Uploader: up, Logger: log, Workers: workers})
+	// The emulator has answered every POST it got before a kill; one that was never sent
+	// would hold recovery LandingWindow (a minute by default) before being sent again.
+	s, err := Open(ctx, Options{Dir: env("DIR"), Uploader: up, Logger: log, Workers: workers, LandingWindow: 2 * time.Second})
 	if err != nil {
 		return err
 	}

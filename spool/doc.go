@@ -87,7 +87,12 @@
 // the spool records which attachments of the item already have the file's
 // name. If that request's outcome is unknown (a crash, a lost answer), the
 // item's attachments are checked before uploading again: a new attachment
-// with the name is ours, so nothing is attached twice.
+// with the name is ours, so nothing is attached twice. A POST whose sender
+// was killed may still land after that check (the kernel delivers the body
+// it was handed, and the server answers nobody), so an unanswered POST is
+// looked for again every second until Options.LandingWindow (1 minute) after
+// it was sent, and only then sent again. (A large file's final PUT goes to
+// its session, which is asked where it stands first and completes once.)
 //
 // # Recovery
 //

@@ -49,7 +49,7 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 	err = s.updateTx(e, -1, func(r *record) error {
 		if r.State == StateUploading && r.Final && moved {
 			s.mu.Lock()
-			orph = newOrphan(e)
+			orph = s.newOrphan(e)
 			s.mu.Unlock()
 			orph.Item, orph.Name, orph.KnownIDs = r.Item, r.Name, slices.Clone(r.KnownIDs)
 		}
@@ -57,7 +57,7 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 		if r.State == StateUploading && (moved || scratch) {
 			// Start over: the name was sent when the session was created.
 			oldSession = r.Session
-			r.State, r.Session, r.Confirmed, r.Final, r.KnownIDs = StateCommitted, nil, 0, false, nil
+			r.State, r.Session, r.Confirmed, r.Final, r.KnownIDs, r.FinalAt = StateCommitted, nil, 0, false, nil, time.Time{}
 		}
 		return nil
 	}, func(txn *badger.Txn) error {
@@ -132,7 +132,7 @@ func (s *Spool) remove(id string) error {
 	item := e.rec.Item
 	var orph *orphan
 	if !wasDropped && mayHaveAttached(e) && s.opts.Uploader != nil {
-		orph = newOrphan(e)
+		orph = s.newOrphan(e)
 	}
 	s.dropDataLocked(e)
 	e.dropped = true

@@ -76,6 +76,8 @@ type record struct {
 	// ambiguous answer, a new attachment with this name is ours.
 	Final    bool     `json:",omitempty"`
 	KnownIDs []string `json:",omitempty"`
+	// FinalAt is when the POST of a small file was about to be sent (see Options.LandingWindow).
+	FinalAt time.Time `json:",omitzero"`
 	// CommittedAt is when the writer committed (scratch files expire from it).
 	CommittedAt time.Time `json:",omitzero"`
 	// AbandonedAt is when a new process found the file still writing.

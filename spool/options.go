@@ -12,10 +12,11 @@ const ChunkSize = graph.MaxRangeSize
 
 // Defaults of Options.
 const (
-	DefaultWorkers      = 4
-	DefaultScratchTTL   = time.Hour
-	DefaultAbandonedTTL = 24 * time.Hour
-	DefaultCloseGrace   = 15 * time.Second
+	DefaultWorkers       = 4
+	DefaultScratchTTL    = time.Hour
+	DefaultAbandonedTTL  = 24 * time.Hour
+	DefaultLandingWindow = time.Minute
+	DefaultCloseGrace    = 15 * time.Second
 )
 
 // Options configures a Spool.
@@ -33,6 +34,12 @@ type Options struct {
 	// Cutting one leaves its outcome unknown: the server may still create the attachment after
 	// we stopped listening, and a restart right away might not see it yet and attach it twice.
 	CloseGrace time.Duration
+	// LandingWindow is how long after a POST of a small file was sent that POST may still
+	// create its attachment though its sender is gone: the body it handed to the kernel goes
+	// on to the server after a kill -9, and the server answers nobody. A new process that
+	// finds such a POST unanswered looks for its attachment until then before sending the
+	// file again; default 1 minute (a 3 MiB body over a 50 kB/s uplink).
+	LandingWindow time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CloseGrace <= 0 {
 		o.CloseGrace = DefaultCloseGrace
+	}
+	if o.LandingWindow <= 0 {
+		o.LandingWindow = DefaultLandingWindow
 	}
 	return o
 }

@@ -34,6 +34,10 @@ type orphan struct {
 	Name     string
 	KnownIDs []string  // attachments with this name that are not the orphan's
 	Since    time.Time // when the file was given up
+	// Until: a request may still create its attachment this long after it was sent (its body
+	// may still be on its way, or the server still at work behind a 504): finding nothing
+	// before then is not the end of the hunt (Options.LandingWindow).
+	Until time.Time
 	// running is the removed file's entry while its request may still be on the wire (in this
 	// process only): the hunt waits for it, since that request may still attach.
 	running *entry
@@ -53,8 +57,14 @@ func mayHaveAttached(e *entry) bool {
 }
 
 // newOrphan describes e's possible attachment. Callers hold s.mu.
-func newOrphan(e *entry) *orphan {
-	o := &orphan{ID: newID(), File: e.id, Item: e.rec.Item, Name: e.rec.Name, KnownIDs: slices.Clone(e.rec.KnownIDs), Since: time.Now()}
+func (s *Spool) newOrphan(e *entry) *orphan {
+	now := time.Now()
+	sent := e.rec.FinalAt
+	if sent.IsZero() { // a final PUT (only a POST's time is recorded): at the latest now
+		sent = now
+	}
+	o := &orphan{ID: newID(), File: e.id, Item: e.rec.Item, Name: e.rec.Name, KnownIDs: slices.Clone(e.rec.KnownIDs),
+		Since: now, Until: sent.Add(s.opts.LandingWindow)}
 	if e.running {
 		o.running = e
 	}
@@ -224,6 +234,9 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 	s.mu.Unlock()
 	switch len(found) {
 	case 0:
+		if time.Now().Before(o.Until) {
+			return false // the request may still land: look again
+		}
 		s.resolveOrphan(o, "it was not attached")
 		return true
 	case 1:

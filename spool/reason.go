@@ -82,6 +82,16 @@ func isRemote(err error) bool {
 		errors.Is(err, graph.ErrUploadOutcomeUnknown) || errors.Is(err, graph.ErrUploadSessionGone)
 }
 
+// refused says the server answered a request without carrying it out: throttled (429),
+// unavailable (503) or rejected (4xx). A POST refused so created no attachment.
+func refused(err error) bool {
+	var ge *graph.Error
+	if !errors.As(err, &ge) {
+		return false
+	}
+	return ge.Status == http.StatusServiceUnavailable || (ge.Status >= 400 && ge.Status < 500)
+}
+
 // ambiguous: the request may have been carried out although it failed.
 func ambiguous(err error) bool {
 	return errors.Is(err, graph.ErrUploadOutcomeUnknown) || graph.IsTransient(err)

@@ -83,7 +83,7 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 	err := s.update(e, gen, func(r *record) error {
 		sess, item, name = r.Session, r.Item, r.Name
 		r.State, r.FailKind, r.Reason = StateFailed, kind, reason
-		r.Session, r.Final, r.KnownIDs = nil, false, nil
+		r.Session, r.Final, r.KnownIDs, r.FinalAt = nil, false, nil, time.Time{}
 		r.FinishedAt = time.Now()
 		return nil
 	})
@@ -104,8 +104,8 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 // uploadSmall attaches a file under SmallLimit in one POST.
 func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) error {
 	u := s.opts.Uploader
-	if r.Final { // a POST of ours may have landed before
-		if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
+	if r.Final { // a POST of ours may have landed before, or may still land
+		if id, ok, err := s.awaitLanding(ctx, r); err != nil || ok {
 			return s.attachedOr(ctx, e, gen, r.Item, id, err)
 		}
 	}
@@ -113,14 +113,15 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	err = s.update(e, gen, func(x *record) error {
-		x.State, x.Final, x.KnownIDs, x.Session = StateUploading, true, known, nil
+		x.State, x.Final, x.KnownIDs, x.Session, x.FinalAt = StateUploading, true, known, nil, now
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	r.Final, r.KnownIDs = true, known
+	r.Final, r.KnownIDs, r.FinalAt = true, known, now
 
 	buf := s.pool.get()
 	defer s.pool.put(buf)
@@ -132,6 +133,17 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 	att, err := u.AddSmallAttachment(rctx, r.Item, newAttachment(r), data)
 	done()
 	if err != nil {
+		if refused(err) {
+			// Answered without creating anything: the next try need not look for it.
+			uerr := s.update(e, gen, func(x *record) error {
+				x.Final, x.KnownIDs, x.FinalAt = false, nil, time.Time{}
+				return nil
+			})
+			if uerr != nil && !errors.Is(uerr, errStale) && !errors.Is(uerr, ErrNotFound) {
+				s.log.Warn("could not record a refused upload", "id", e.id, "err", uerr)
+			}
+			return err
+		}
 		if ambiguous(err) && ctx.Err() == nil {
 			if id, ok, ferr := s.findOurs(ctx, r); ferr == nil && ok {
 				return s.attached(ctx, e, gen, r.Item, id)
@@ -184,7 +196,7 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 			}
 			restart := r.Session != nil
 			err = s.update(e, gen, func(x *record) error {
-				x.State, x.Confirmed, x.Final, x.KnownIDs = StateUploading, 0, false, nil
+				x.State, x.Confirmed, x.Final, x.KnownIDs, x.FinalAt = StateUploading, 0, false, nil, time.Time{}
 				x.Session = &session{URL: sess.URL, Expires: sess.Expires}
 				if restart {
 					x.Restarts++
@@ -359,6 +371,40 @@ func (s *Spool) findOurs(ctx context.Context, r record) (string, bool, error) {
 	return "", false, nil
 }
 
+// awaitLanding looks for the attachment an unanswered POST of r may have created. A POST
+// whose sender died (kill -9, a crash) can still create it after we looked: the body it
+// handed to the kernel goes on to the server, which answers nobody. Sending the file again
+// right away would attach it twice, so until Options.LandingWindow after that POST was sent
+// the item is looked at again every landingPoll before giving up on it.
+func (s *Spool) awaitLanding(ctx context.Context, r record) (string, bool, error) {
+	logged := false
+	for {
+		id, ok, err := s.findOurs(ctx, r)
+		if err != nil || ok {
+			return id, ok, err
+		}
+		left := time.Until(r.FinalAt.Add(s.opts.LandingWindow))
+		if r.FinalAt.IsZero() || left <= 0 {
+			return "", false, nil
+		}
+		if !logged {
+			s.log.Info("an earlier POST of "+r.Name+" may still land; waiting for it before sending the file again",
+				"id", r.ID, "item", r.Item, "wait", left.Round(time.Second))
+			logged = true
+		}
+		t := time.NewTimer(min(left, landingPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", false, context.Cause(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+// landingPoll is how often awaitLanding looks at the item's attachments.
+const landingPoll = time.Second
+
 func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, item graph.ItemRef, id string, err error) error {
 	if err != nil {
 		return err
@@ -375,7 +421,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	err := s.update(e, gen, func(r *record) error {
 		size = r.Size
 		r.State, r.AttachmentID, r.Confirmed = StateAttached, attID, r.Size
-		r.Session, r.Final, r.KnownIDs = nil, false, nil
+		r.Session, r.Final, r.KnownIDs, r.FinalAt = nil, false, nil, time.Time{}
 		r.FailKind, r.Reason = "", ""
 		r.FinishedAt = time.Now()
 		r.ReplacePending = r.Replaces != ""

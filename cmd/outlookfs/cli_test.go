@@ -153,7 +153,13 @@ func isMountpoint(dir string) bool {
 // XDG directories, and waits until it is mounted.
 func mountProcess(t *testing.T, info emulatorInfo, extra ...string) (dir string, cmd *exec.Cmd, logs *graphtest.LogBuffer, done chan error) {
 	t.Helper()
-	home := t.TempDir()
+	return mountProcessIn(t, info, t.TempDir(), extra...)
+}
+
+// mountProcessIn is mountProcess with its XDG directories (spool, cache) and mountpoint under
+// home: a second call with the same home is a remount with the same spool.
+func mountProcessIn(t *testing.T, info emulatorInfo, home string, extra ...string) (dir string, cmd *exec.Cmd, logs *graphtest.LogBuffer, done chan error) {
+	t.Helper()
 	tokenFile := filepath.Join(home, "token")
 	os.WriteFile(tokenFile, []byte(info.Token+"\n"), 0o600)
 	dir = filepath.Join(home, "mnt")
