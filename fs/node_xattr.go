@@ -95,13 +95,14 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 }
 
 // Setxattr accepts and drops other attributes (GIO sets user.* after a copy); outlookfs's own
-// are read-only. An access ACL is how cp -p, cp -a and mv set the mode they preserve (they call
+// are read-only: ENOTSUP, which cp -a and mv (copying an attachment's attributes along) take as
+// "not kept here" and pass over quietly. An access ACL is how cp -p, cp -a and mv set the mode they preserve (they call
 // no chmod when it succeeds): its permission bits become the file's mode, as on a filesystem
 // without ACLs, and the rest of it is dropped.
 func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	switch attr {
 	case xattrState, xattrID:
-		return syscall.EPERM
+		return syscall.ENOTSUP
 	case aclAccess:
 		if perm, ok := aclMode(data); ok {
 			n.mu.Lock()
@@ -146,7 +147,7 @@ func aclMode(b []byte) (uint32, bool) {
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if attr == xattrState || attr == xattrID {
-		return syscall.EPERM
+		return syscall.ENOTSUP
 	}
 	return 0
 }
