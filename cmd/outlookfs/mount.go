@@ -117,11 +117,7 @@ func (c *mountConfig) fromAuth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Downloads and uploads of large attachments take longer than any fixed client timeout:
-	// Graph requests are bounded by their contexts and the client's retry limits instead.
-	graphClient := *hc
-	graphClient.Timeout = 0
-	c.httpClient = &graphClient
+	c.httpClient = graphHTTPClient(hc)
 	ts, err := auth.NewTokenSource(ctx, &c.Auth)
 	if err != nil {
 		return err
@@ -262,4 +258,27 @@ func tooBigReason(c mountConfig) string {
 		return "this cloud has no attachment upload sessions, so attachments must be under 3 MiB"
 	}
 	return "Outlook attachments are limited to 150 MB"
+}
+
+// graphHTTPClient is the HTTP client of Graph requests, trusting what the sign-in's client
+// trusts (a --ca-file): the graph package's default, with its bounded dial, handshake and
+// response-header times (a server that never answers fails the request, and a synchronous close
+// with it, instead of hanging it) and no redirects followed with the Authorization header. It
+// has no overall timeout: downloads and uploads of large attachments take longer than any; Graph
+// requests are bounded by their contexts and the client's retry limits instead.
+func graphHTTPClient(signIn *http.Client) *http.Client {
+	gc := graph.DefaultHTTPClient(graph.DefaultMaxInFlight)
+	st, ok := signIn.Transport.(*http.Transport)
+	gt, gok := gc.Transport.(*http.Transport)
+	if !ok || !gok {
+		// Not a transport we can read the trusted roots from: use it as it is.
+		c := *signIn
+		c.Timeout = 0
+		return &c
+	}
+	if st.TLSClientConfig != nil && st.TLSClientConfig.RootCAs != nil {
+		gt.TLSClientConfig = gt.TLSClientConfig.Clone()
+		gt.TLSClientConfig.RootCAs = st.TLSClientConfig.RootCAs
+	}
+	return gc
 }
