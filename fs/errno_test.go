@@ -168,3 +168,29 @@ func TestFailedCopyLeavesNothing(t *testing.T) {
 		t.Errorf("the log does not say the attachment was deleted:\n%s", h.logs.String())
 	}
 }
+
+// TestRemoveRefused: Graph refuses to delete an attachment; rm fails with EACCES and the file is
+// still there, whole and an ordinary file: listed, linked, readable, and it can be overwritten
+// right away.
+func TestRemoveRefused(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id, dir := h.draft("Keep")
+	src, _ := writeSource(t, 5000, 93)
+	p := filepath.Join(dir, "k.bin")
+	h.must("cp", src, p)
+	h.must("cat", p) // a node the kernel keeps, as after any use of the file
+	h.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "DELETE", Path: "/attachments/", Status: 403, Count: -1})
+	if out, err := h.run("rm", p); err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("rm: err=%v %q, want EACCES", err, out)
+	}
+	h.srv.Emulator.Reset()
+	src2, data2 := writeSource(t, 6000, 94)
+	h.must("cp", src2, p) // within the kernel's caches: the same node as the refused rm's
+	h.wantAttachments(id, map[string][]byte{"k.bin": data2})
+	if out := h.must("stat", "-c", "%h %s", p); strings.TrimSpace(out) != fmt.Sprintf("1 %d", len(data2)) {
+		t.Errorf("stat: %q, want 1 link and %d bytes", out, len(data2))
+	}
+	if got := h.must("cat", p); got != string(data2) {
+		t.Errorf("cat read %d bytes that differ", len(got))
+	}
+}

@@ -130,9 +130,19 @@ func (n *fileNode) vanish() {
 	}
 }
 
-func (n *fileNode) markGone() {
+// markGone marks the file unlinked and says whether it was already.
+func (n *fileNode) markGone() bool {
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	was := n.gone
 	n.gone = true
+	return was
+}
+
+// unmarkGone undoes markGone after an unlink that failed.
+func (n *fileNode) unmarkGone() {
+	n.mu.Lock()
+	n.gone = false
 	n.mu.Unlock()
 }
 

@@ -341,9 +341,11 @@ func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if !n.writable {
 		return syscall.EACCES
 	}
+	var fn *fileNode
+	wasGone := false
 	if ch := n.GetChild(name); ch != nil {
-		if fn, ok := ch.Operations().(*fileNode); ok {
-			fn.markGone()
+		if fn, _ = ch.Operations().(*fileNode); fn != nil {
+			wasGone = fn.markGone()
 		}
 	}
 	if e.meta != nil {
@@ -355,6 +357,9 @@ func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	if err := n.fs.opts.Backend.DeleteAttachment(ctx, n.ref, e.att.ID); err != nil && !graph.IsNotFound(err) {
 		n.fs.log.Error("could not delete an attachment", "name", name, "item", n.ref.String(), "err", err)
+		if fn != nil && !wasGone {
+			fn.unmarkGone() // still attached: still there
+		}
 		return toErrno(err)
 	}
 	n.fs.forgetAttachment(n.ref, e.att.ID)
