@@ -194,6 +194,9 @@ func (d *folderNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	atts, err := d.fs.opts.Backend.ListAttachments(ctx, e.ref)
 	if err != nil {
+		if !graph.IsNotFound(err) {
+			d.fs.log.Error("could not delete a draft: cannot tell whether it has attachments", "draft", name, "err", err)
+		}
 		return toErrno(err)
 	}
 	if len(atts) > 0 || len(d.fs.opts.Spool.List(e.ref)) > 0 {
