@@ -11,9 +11,12 @@ import (
 // data files of finished and removed files and runs Badger's value-log GC. It runs periodically and when kicked (after
 // recovery, after big drops).
 
-func (s *Spool) kickJanitor() {
+func (s *Spool) kickJanitor() { kick(s.kick) }
+
+// kick wakes the goroutine waiting on ch (a channel with a buffer of one), unless it is woken already.
+func kick(ch chan<- struct{}) {
 	select {
-	case s.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }

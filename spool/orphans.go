@@ -139,12 +139,7 @@ func (s *Spool) noteAttached(item graph.ItemRef, name, attID string) {
 	}
 }
 
-func (s *Spool) kickHunter() {
-	select {
-	case s.huntKick <- struct{}{}:
-	default:
-	}
-}
+func (s *Spool) kickHunter() { kick(s.huntKick) }
 
 // hunter resolves orphans: at once when kicked, then with a growing wait while items cannot be
 // listed (or a namesake is on its way).
