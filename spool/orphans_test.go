@@ -163,3 +163,31 @@ func mustNoErr(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestOrphanSparesNamesakeAttachedDuringRemove: a new file with the given-up file's name that
+// gets attached while Remove turns the old one into an orphan (after the old file left memory,
+// before the hunt starts) is ours: the hunt must not delete it.
+func TestOrphanSparesNamesakeAttachedDuringRemove(t *testing.T) {
+	ctx := context.Background()
+	fk := newFlakyFake(false) // the old file's POST fails before landing; listings fail after it
+	s := openT(t, Options{Uploader: fk, LandingWindow: 200 * time.Millisecond})
+	old := givenUp(t, s, "f.bin", randBytes(1, 2000))
+	again := randBytes(2, 3000)
+	s.afterDrop = func(string) {
+		fk.down.Store(false) // Graph is back: the new file goes through at once
+		f := writeFile(t, s, testItem, "f.bin", again)
+		if _, err := s.Wait(ctx, f.ID(), nil); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	}
+	mustNoErr(t, s.Remove(ctx, old.ID()))
+	waitFor(t, 30*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	got := attachmentsNamed(fk.fakeUploader, "f.bin")
+	if len(got) != 1 || !bytes.Equal(got[0], again) {
+		t.Fatalf("%d attachments named f.bin, want the new file's only (the hunt deleted it)", len(got))
+	}
+}

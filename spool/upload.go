@@ -417,6 +417,10 @@ func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, item graph.It
 // attachment it replaces). If the file was renamed or removed meanwhile, attID
 // is deleted instead.
 func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.ItemRef, attID string) error {
+	s.mu.Lock()
+	name := e.rec.Name
+	s.mu.Unlock()
+	s.noteAttached(item, name, attID) // first: an orphan hunt must never take it for its own
 	var size int64
 	err := s.update(e, gen, func(r *record) error {
 		size = r.Size
@@ -442,9 +446,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	}
 	s.mu.Lock()
 	s.dropDataLocked(e)
-	name := e.rec.Name
 	s.mu.Unlock()
-	s.noteAttached(item, name, attID)
 	s.log.Info("attached", "id", e.id, "item", item, "size", size)
 	return s.finishAttached(ctx, e, gen)
 }
