@@ -39,7 +39,8 @@ type orphan struct {
 	// before then is not the end of the hunt (Options.LandingWindow).
 	Until time.Time
 	// running is the removed file's entry while its request may still be on the wire (in this
-	// process only): the hunt waits for it, since that request may still attach.
+	// process only): the hunt waits for it, since that request may still attach, then looks
+	// until LandingWindow after it ended.
 	running *entry
 }
 
@@ -246,8 +247,22 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 		s.mu.Unlock()
 		return false
 	}
+	// Its request was on the wire when its file was given up, and has ended since (cut, most
+	// often): the server may still finish it, for LandingWindow from now.
+	ended := o.running != nil
+	if ended {
+		o.running = nil
+		if until := time.Now().Add(s.opts.LandingWindow); until.After(o.Until) {
+			o.Until = until
+		}
+	}
 	before := s.nameChanges
 	s.mu.Unlock()
+	if ended {
+		if err := s.storeOrphan(o.ID, func(*badger.Txn) error { return nil }); err != nil {
+			s.log.Warn("could not record how long an upload given up may still land", "id", o.File, "err", err)
+		}
+	}
 
 	atts, err := s.opts.Uploader.ListAttachments(ctx, o.Item)
 	if graph.IsNotFound(err) {

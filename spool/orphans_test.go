@@ -191,3 +191,34 @@ func TestOrphanSparesNamesakeAttachedDuringRemove(t *testing.T) {
 		t.Fatalf("%d attachments named f.bin, want the new file's only (the hunt deleted it)", len(got))
 	}
 }
+
+// TestOrphanOfRequestCutAtRemove: a file removed while its POST is on the wire has that POST cut
+// (CloseGrace after the removal); the server may still finish it. The hunt must look for its
+// attachment until LandingWindow after the cut, not after the POST was sent, which may be long
+// before: an attachment that lands late must still go.
+func TestOrphanOfRequestCutAtRemove(t *testing.T) {
+	const (
+		window = time.Second             // Options.LandingWindow
+		sent   = 1200 * time.Millisecond // the POST's time on the wire before the removal
+		late   = 1500 * time.Millisecond // its attachment appears this long after the cut
+	)
+	data := randBytes(3, 2000)
+	fk := newFake(testItem)
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	fk.setBefore(fk.holdFirst("post", 0, started, release, late, "f.bin", data))
+	s := openT(t, Options{Uploader: fk, LandingWindow: window})
+	f := writeFile(t, s, testItem, "f.bin", data)
+	<-started
+	time.Sleep(sent)
+	mustNoErr(t, s.Remove(context.Background(), f.ID()))
+	time.Sleep(late + 500*time.Millisecond) // the attachment landed
+	waitFor(t, 20*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	if got := fk.attachments(testItem); len(got) != 0 {
+		t.Fatalf("attachments %v left by a removed file", names(got))
+	}
+}
