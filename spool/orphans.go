@@ -48,6 +48,9 @@ const orphanRoot = "o/"
 
 func orphanKey(id string) []byte { return []byte(orphanRoot + id) }
 
+// orphanSkew is how far Graph's clock (an attachment's LastModified) may be ahead of ours.
+const orphanSkew = 5 * time.Minute
+
 // orphanRetry bounds the wait between two looks at an item that could not be listed.
 const orphanRetry = 5 * time.Minute
 
@@ -280,9 +283,13 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 	}
 	var found []string
 	for _, a := range atts {
-		if a.Name == o.Name && !slices.Contains(o.KnownIDs, a.ID) {
-			found = append(found, a.ID)
+		if a.Name != o.Name || slices.Contains(o.KnownIDs, a.ID) {
+			continue
 		}
+		if !a.LastModified.IsZero() && a.LastModified.After(o.Until.Add(orphanSkew)) {
+			continue // made after o's request could land: someone else's (Outlook, while we were offline)
+		}
+		found = append(found, a.ID)
 	}
 	s.mu.Unlock()
 	switch len(found) {

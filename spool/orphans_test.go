@@ -222,3 +222,30 @@ func TestOrphanOfRequestCutAtRemove(t *testing.T) {
 		t.Fatalf("attachments %v left by a removed file", names(got))
 	}
 }
+
+// TestOrphanSparesAttachmentAddedLongAfter: an item that cannot be listed for hours (the laptop
+// offline) keeps an orphan's hunt going; an attachment with its name added meanwhile in Outlook
+// (hours after the given-up request could have landed) is not the orphan's and must stay.
+func TestOrphanSparesAttachmentAddedLongAfter(t *testing.T) {
+	fk := newFlakyFake(false) // the POST never landed
+	s := openT(t, Options{Uploader: fk, LandingWindow: 200 * time.Millisecond})
+	f := givenUp(t, s, "f.bin", randBytes(1, 2000))
+	mustNoErr(t, s.Remove(context.Background(), f.ID()))
+	fk.mu.Lock()
+	id := fk.attachLocked(testItem, "f.bin", []byte("attached in Outlook"))
+	for i, a := range fk.items[testItem] {
+		if a.ID == id {
+			fk.items[testItem][i].Modified = time.Now().Add(3 * time.Hour) // as Graph stamps it, hours later
+		}
+	}
+	fk.mu.Unlock()
+	fk.down.Store(false)
+	waitFor(t, 30*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	if got := attachmentsNamed(fk.fakeUploader, "f.bin"); len(got) != 1 {
+		t.Fatalf("the hunt deleted an attachment added hours after the upload was given up (%d left)", len(got))
+	}
+}
