@@ -38,6 +38,7 @@ type fakeUploader struct {
 type fakeAtt struct {
 	ID, Name string
 	Data     []byte
+	Modified time.Time // listed as its LastModified (zero: not listed)
 }
 
 type fakeSession struct {
@@ -115,7 +116,7 @@ func (f *fakeUploader) ListAttachments(ctx context.Context, item graph.ItemRef) 
 	}
 	var out []graph.Attachment
 	for _, a := range atts {
-		out = append(out, graph.Attachment{ID: a.ID, Name: a.Name, Kind: graph.FileAttachment, Size: int64(len(a.Data)) + 150})
+		out = append(out, graph.Attachment{ID: a.ID, Name: a.Name, Kind: graph.FileAttachment, Size: int64(len(a.Data)) + 150, LastModified: a.Modified})
 	}
 	return out, nil
 }
@@ -142,7 +143,7 @@ func (f *fakeUploader) DeleteAttachment(ctx context.Context, item graph.ItemRef,
 func (f *fakeUploader) attachLocked(item graph.ItemRef, name string, data []byte) string {
 	f.seq++
 	id := fmt.Sprintf("att-%d", f.seq)
-	f.items[item] = append(f.items[item], fakeAtt{ID: id, Name: name, Data: slices.Clone(data)})
+	f.items[item] = append(f.items[item], fakeAtt{ID: id, Name: name, Data: slices.Clone(data), Modified: time.Now()})
 	return id
 }
 

@@ -45,13 +45,22 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 	s.mu.Unlock()
 
 	var oldSession *session
-	var orph *orphan // what a request under the old name may have made
+	var orph *orphan    // what a request under the old name may have made
+	var orphData []byte // its record
+	s.omu.Lock()        // orph's record is written with the file's
 	err = s.updateTx(e, -1, func(r *record) error {
 		if r.State == StateUploading && r.Final && moved {
 			s.mu.Lock()
 			orph = s.newOrphan(e)
-			s.mu.Unlock()
 			orph.Item, orph.Name, orph.KnownIDs = r.Item, r.Name, slices.Clone(r.KnownIDs)
+			data, err := orphanDataLocked(orph)
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			orphData = data
+			s.registerLocked(orph) // before the new name is anyone's: see noteAttached
+			s.mu.Unlock()
 		}
 		r.Item, r.Name, r.Scratch = item, name, scratch
 		if r.State == StateUploading && (moved || scratch) {
@@ -64,15 +73,21 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 		if orph == nil {
 			return nil
 		}
-		return putOrphanTxn(txn, orph)
+		return txn.Set(orphanKey(orph.ID), orphData)
 	})
+	s.omu.Unlock()
 	if err != nil {
+		if orph != nil {
+			s.mu.Lock()
+			delete(s.orphans, orph.ID) // the file keeps its name, and its upload goes on
+			s.mu.Unlock()
+		}
 		return fmt.Errorf("spool: rename: %w", err)
 	}
 	s.mu.Lock()
 	s.nameChanges++
 	s.mu.Unlock()
-	if orph != nil && s.opts.Uploader != nil {
+	if orph != nil {
 		s.adoptOrphan(orph)
 	}
 	s.cancelSession(item, oldSession)
@@ -133,21 +148,20 @@ func (s *Spool) remove(id string) error {
 	var orph *orphan
 	if !wasDropped && mayHaveAttached(e) && s.opts.Uploader != nil {
 		orph = s.newOrphan(e)
+		s.registerLocked(orph) // at once: a namesake attached from now on is noted in it
 	}
 	s.dropDataLocked(e)
 	e.dropped = true
 	e.notifyLocked()
 	s.mu.Unlock()
 	e.pmu.Unlock()
+	if s.afterDrop != nil {
+		s.afterDrop(id)
+	}
 
 	switch {
 	case orph != nil: // the record goes, and the hunt for what its request may have made begins
-		err := s.write(func(txn *badger.Txn) error {
-			if err := putOrphanTxn(txn, orph); err != nil {
-				return err
-			}
-			return txn.Delete(metaKey(id))
-		})
+		err := s.storeOrphan(orph.ID, func(txn *badger.Txn) error { return txn.Delete(metaKey(id)) })
 		if err != nil {
 			s.log.Warn("could not record a removed file's possible attachment", "id", id, "err", err)
 		}

@@ -39,13 +39,17 @@ type orphan struct {
 	// before then is not the end of the hunt (Options.LandingWindow).
 	Until time.Time
 	// running is the removed file's entry while its request may still be on the wire (in this
-	// process only): the hunt waits for it, since that request may still attach.
+	// process only): the hunt waits for it, since that request may still attach, then looks
+	// until LandingWindow after it ended.
 	running *entry
 }
 
 const orphanRoot = "o/"
 
 func orphanKey(id string) []byte { return []byte(orphanRoot + id) }
+
+// orphanSkew is how far Graph's clock (an attachment's LastModified) may be ahead of ours.
+const orphanSkew = 5 * time.Minute
 
 // orphanRetry bounds the wait between two looks at an item that could not be listed.
 const orphanRetry = 5 * time.Minute
@@ -71,20 +75,50 @@ func (s *Spool) newOrphan(e *entry) *orphan {
 	return o
 }
 
-// putOrphanTxn stores o in txn.
-func putOrphanTxn(txn *badger.Txn, o *orphan) error {
-	data, err := json.Marshal(o)
-	if err != nil {
-		return fmt.Errorf("spool: encode orphan: %w", err)
-	}
-	return txn.Set(orphanKey(o.ID), data)
+// registerLocked starts hunting o in memory, from the moment the file it stands for leaves it:
+// an attachment one of our files makes from then on is noted in o (noteAttached), never taken
+// for o's. Callers hold s.mu.
+func (s *Spool) registerLocked(o *orphan) {
+	s.orphans[o.ID] = o
 }
 
-// adoptOrphan starts hunting o. Its record was stored with the removal (see remove).
-func (s *Spool) adoptOrphan(o *orphan) {
+// orphanDataLocked encodes o as it is now. Callers hold s.mu.
+func orphanDataLocked(o *orphan) ([]byte, error) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("spool: encode orphan: %w", err)
+	}
+	return data, nil
+}
+
+// storeOrphan writes orphan id's record as it is now (nothing if it was resolved meanwhile),
+// with extra in the same transaction.
+func (s *Spool) storeOrphan(id string, extra func(txn *badger.Txn) error) error {
+	s.omu.Lock()
+	defer s.omu.Unlock()
+	var data []byte
 	s.mu.Lock()
-	s.orphans[o.ID] = o
+	o, ok := s.orphans[id]
+	var err error
+	if ok {
+		data, err = orphanDataLocked(o)
+	}
 	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.write(func(txn *badger.Txn) error {
+		if data != nil {
+			if err := txn.Set(orphanKey(id), data); err != nil {
+				return err
+			}
+		}
+		return extra(txn)
+	})
+}
+
+// adoptOrphan has the hunter look for o (registered already, its record stored with the removal).
+func (s *Spool) adoptOrphan(o *orphan) {
 	s.log.Warn("could not tell whether "+o.Name+" was attached before it was given up; outlookfs keeps checking and deletes it if it was",
 		"id", o.File, "item", o.Item)
 	s.kickHunter()
@@ -112,28 +146,36 @@ func (s *Spool) loadOrphans() error {
 }
 
 // noteAttached keeps an attachment one of our files made from ever being taken for an orphan's.
+// Called before the file is recorded attached: a crash in between leaves the attachment known
+// to the orphans, and the file finds it again as its own after the restart.
 func (s *Spool) noteAttached(item graph.ItemRef, name, attID string) {
+	s.omu.Lock()
+	defer s.omu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.nameChanges++
-	var changed []orphan
+	changed := map[string][]byte{}
+	var err error
 	for _, o := range s.orphans {
 		if o.Item.ID == item.ID && o.Name == name && !slices.Contains(o.KnownIDs, attID) {
 			o.KnownIDs = append(o.KnownIDs, attID)
-			changed = append(changed, *o)
-		}
-	}
-	if len(changed) == 0 {
-		return
-	}
-	err := s.write(func(txn *badger.Txn) error {
-		for i := range changed {
-			if err := putOrphanTxn(txn, &changed[i]); err != nil {
-				return err
+			var data []byte
+			if data, err = orphanDataLocked(o); err != nil {
+				break
 			}
+			changed[o.ID] = data
 		}
-		return nil
-	})
+	}
+	s.mu.Unlock()
+	if err == nil && len(changed) > 0 {
+		err = s.write(func(txn *badger.Txn) error {
+			for id, data := range changed {
+				if err := txn.Set(orphanKey(id), data); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		s.log.Warn("could not record an attachment as ours", "item", item, "err", err)
 	}
@@ -203,8 +245,22 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 		s.mu.Unlock()
 		return false
 	}
+	// Its request was on the wire when its file was given up, and has ended since (cut, most
+	// often): the server may still finish it, for LandingWindow from now.
+	ended := o.running != nil
+	if ended {
+		o.running = nil
+		if until := time.Now().Add(s.opts.LandingWindow); until.After(o.Until) {
+			o.Until = until
+		}
+	}
 	before := s.nameChanges
 	s.mu.Unlock()
+	if ended {
+		if err := s.storeOrphan(o.ID, func(*badger.Txn) error { return nil }); err != nil {
+			s.log.Warn("could not record how long an upload given up may still land", "id", o.File, "err", err)
+		}
+	}
 
 	atts, err := s.opts.Uploader.ListAttachments(ctx, o.Item)
 	if graph.IsNotFound(err) {
@@ -222,9 +278,13 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 	}
 	var found []string
 	for _, a := range atts {
-		if a.Name == o.Name && !slices.Contains(o.KnownIDs, a.ID) {
-			found = append(found, a.ID)
+		if a.Name != o.Name || slices.Contains(o.KnownIDs, a.ID) {
+			continue
 		}
+		if !a.LastModified.IsZero() && a.LastModified.After(o.Until.Add(orphanSkew)) {
+			continue // made after o's request could land: someone else's (Outlook, while we were offline)
+		}
+		found = append(found, a.ID)
 	}
 	s.mu.Unlock()
 	switch len(found) {
@@ -254,6 +314,8 @@ func (s *Spool) hunt(ctx context.Context, o *orphan) bool {
 
 // resolveOrphan forgets o.
 func (s *Spool) resolveOrphan(o *orphan, why string) {
+	s.omu.Lock()
+	defer s.omu.Unlock()
 	s.mu.Lock()
 	delete(s.orphans, o.ID)
 	s.mu.Unlock()

@@ -163,3 +163,89 @@ func mustNoErr(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestOrphanSparesNamesakeAttachedDuringRemove: a new file with the given-up file's name that
+// gets attached while Remove turns the old one into an orphan (after the old file left memory,
+// before the hunt starts) is ours: the hunt must not delete it.
+func TestOrphanSparesNamesakeAttachedDuringRemove(t *testing.T) {
+	ctx := context.Background()
+	fk := newFlakyFake(false) // the old file's POST fails before landing; listings fail after it
+	s := openT(t, Options{Uploader: fk, LandingWindow: 200 * time.Millisecond})
+	old := givenUp(t, s, "f.bin", randBytes(1, 2000))
+	again := randBytes(2, 3000)
+	s.afterDrop = func(string) {
+		fk.down.Store(false) // Graph is back: the new file goes through at once
+		f := writeFile(t, s, testItem, "f.bin", again)
+		if _, err := s.Wait(ctx, f.ID(), nil); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	}
+	mustNoErr(t, s.Remove(ctx, old.ID()))
+	waitFor(t, 30*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	got := attachmentsNamed(fk.fakeUploader, "f.bin")
+	if len(got) != 1 || !bytes.Equal(got[0], again) {
+		t.Fatalf("%d attachments named f.bin, want the new file's only (the hunt deleted it)", len(got))
+	}
+}
+
+// TestOrphanOfRequestCutAtRemove: a file removed while its POST is on the wire has that POST cut
+// (CloseGrace after the removal); the server may still finish it. The hunt must look for its
+// attachment until LandingWindow after the cut, not after the POST was sent, which may be long
+// before: an attachment that lands late must still go.
+func TestOrphanOfRequestCutAtRemove(t *testing.T) {
+	const (
+		window = time.Second             // Options.LandingWindow
+		sent   = 1200 * time.Millisecond // the POST's time on the wire before the removal
+		late   = 1500 * time.Millisecond // its attachment appears this long after the cut
+	)
+	data := randBytes(3, 2000)
+	fk := newFake(testItem)
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	fk.setBefore(fk.holdFirst("post", 0, started, release, late, "f.bin", data))
+	s := openT(t, Options{Uploader: fk, LandingWindow: window})
+	f := writeFile(t, s, testItem, "f.bin", data)
+	<-started
+	time.Sleep(sent)
+	mustNoErr(t, s.Remove(context.Background(), f.ID()))
+	time.Sleep(late + 500*time.Millisecond) // the attachment landed
+	waitFor(t, 20*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	if got := fk.attachments(testItem); len(got) != 0 {
+		t.Fatalf("attachments %v left by a removed file", names(got))
+	}
+}
+
+// TestOrphanSparesAttachmentAddedLongAfter: an item that cannot be listed for hours (the laptop
+// offline) keeps an orphan's hunt going; an attachment with its name added meanwhile in Outlook
+// (hours after the given-up request could have landed) is not the orphan's and must stay.
+func TestOrphanSparesAttachmentAddedLongAfter(t *testing.T) {
+	fk := newFlakyFake(false) // the POST never landed
+	s := openT(t, Options{Uploader: fk, LandingWindow: 200 * time.Millisecond})
+	f := givenUp(t, s, "f.bin", randBytes(1, 2000))
+	mustNoErr(t, s.Remove(context.Background(), f.ID()))
+	fk.mu.Lock()
+	id := fk.attachLocked(testItem, "f.bin", []byte("attached in Outlook"))
+	for i, a := range fk.items[testItem] {
+		if a.ID == id {
+			fk.items[testItem][i].Modified = time.Now().Add(3 * time.Hour) // as Graph stamps it, hours later
+		}
+	}
+	fk.mu.Unlock()
+	fk.down.Store(false)
+	waitFor(t, 30*time.Second, "the orphan to be resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.orphans) == 0
+	})
+	if got := attachmentsNamed(fk.fakeUploader, "f.bin"); len(got) != 1 {
+		t.Fatalf("the hunt deleted an attachment added hours after the upload was given up (%d left)", len(got))
+	}
+}

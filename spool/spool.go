@@ -32,6 +32,9 @@ type Spool struct {
 	syncFile func(*os.File) error
 	// syncDB makes the records written so far durable (db.Sync; tests put a failing disk here).
 	syncDB func() error
+	// afterDrop, if set, runs in Remove once the file is gone from memory and before its
+	// records are written (tests run a concurrent upload there).
+	afterDrop func(id string)
 
 	// life: public operations hold it shared (enter/leave); Close holds it
 	// exclusively to close the database once they are done.
@@ -41,6 +44,10 @@ type Spool struct {
 	ctx    context.Context // cancelled by Close: stops uploads
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // workers, janitor, background calls
+
+	// omu serialises the writes of orphan records (and their removal), so that the last one
+	// written is the last one made. Taken before entry.pmu and mu.
+	omu sync.Mutex
 
 	mu        sync.Mutex
 	files     map[string]*entry

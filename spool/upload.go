@@ -144,6 +144,17 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 			}
 			return err
 		}
+		// The server may still be at work behind this answer (a 504), or the body on its way
+		// (a cut connection): the POST may land until LandingWindow from now, not from when
+		// it was sent, which can be minutes ago.
+		if uerr := s.update(e, gen, func(x *record) error {
+			if x.Final {
+				x.FinalAt = time.Now()
+			}
+			return nil
+		}); uerr != nil && !errors.Is(uerr, errStale) && !errors.Is(uerr, ErrNotFound) {
+			s.log.Warn("could not record when an unanswered upload was last seen", "id", e.id, "err", uerr)
+		}
 		if ambiguous(err) && ctx.Err() == nil {
 			if id, ok, ferr := s.findOurs(ctx, r); ferr == nil && ok {
 				return s.attached(ctx, e, gen, r.Item, id)
@@ -417,6 +428,10 @@ func (s *Spool) attachedOr(ctx context.Context, e *entry, gen int, item graph.It
 // attachment it replaces). If the file was renamed or removed meanwhile, attID
 // is deleted instead.
 func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.ItemRef, attID string) error {
+	s.mu.Lock()
+	name := e.rec.Name
+	s.mu.Unlock()
+	s.noteAttached(item, name, attID) // first: an orphan hunt must never take it for its own
 	var size int64
 	err := s.update(e, gen, func(r *record) error {
 		size = r.Size
@@ -442,9 +457,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	}
 	s.mu.Lock()
 	s.dropDataLocked(e)
-	name := e.rec.Name
 	s.mu.Unlock()
-	s.noteAttached(item, name, attID)
 	s.log.Info("attached", "id", e.id, "item", item, "size", size)
 	return s.finishAttached(ctx, e, gen)
 }

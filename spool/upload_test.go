@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -734,4 +735,52 @@ func names(atts []fakeAtt) []string {
 		out = append(out, a.Name)
 	}
 	return out
+}
+
+// TestSlowAmbiguousPOSTLandsLate: a POST answered 504 after a long while may still be at work on
+// the server: its attachment can appear after the answer. The spool must look for it until
+// LandingWindow after that answer (not after the POST was sent) before sending the file again,
+// or the file is attached twice.
+func TestSlowAmbiguousPOSTLandsLate(t *testing.T) {
+	const (
+		window = 3 * time.Second         // Options.LandingWindow
+		slow   = 3500 * time.Millisecond // the POST's time on the wire, then a 504
+		late   = 2500 * time.Millisecond // its attachment appears this long after the 504
+	)
+	data := randBytes(7, 4000)
+	fk := newFake(testItem)
+	var once sync.Once
+	fk.setBefore(func(ctx context.Context, op string, off int64) error {
+		if op != "post" {
+			return nil
+		}
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			return nil
+		}
+		select {
+		case <-time.After(slow):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		go func() {
+			time.Sleep(late)
+			fk.mu.Lock()
+			fk.attachLocked(testItem, "f.bin", data)
+			fk.mu.Unlock()
+		}()
+		return graphErr("add attachment", http.StatusGatewayTimeout, "")
+	})
+	s := openT(t, Options{Uploader: fk, LandingWindow: window})
+	f := writeFile(t, s, testItem, "f.bin", data)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Wait(ctx, f.ID(), nil); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	time.Sleep(late) // a late landing after a second POST would show now
+	if got := fk.attachments(testItem); len(got) != 1 {
+		t.Fatalf("%d attachments after one file: %v", len(got), names(got))
+	}
 }
