@@ -148,7 +148,9 @@ func (s *Spool) loadOrphans() error {
 // noteAttached keeps an attachment one of our files made from ever being taken for an orphan's.
 // Called before the file is recorded attached: a crash in between leaves the attachment known
 // to the orphans, and the file finds it again as its own after the restart.
-func (s *Spool) noteAttached(item graph.ItemRef, name, attID string) {
+// The orphan of file itself (removed while this, its own request, was on the wire) is not told:
+// that attachment must go.
+func (s *Spool) noteAttached(item graph.ItemRef, name, attID, file string) {
 	s.omu.Lock()
 	defer s.omu.Unlock()
 	s.mu.Lock()
@@ -156,7 +158,7 @@ func (s *Spool) noteAttached(item graph.ItemRef, name, attID string) {
 	changed := map[string][]byte{}
 	var err error
 	for _, o := range s.orphans {
-		if o.Item.ID == item.ID && o.Name == name && !slices.Contains(o.KnownIDs, attID) {
+		if o.File != file && o.Item.ID == item.ID && o.Name == name && !slices.Contains(o.KnownIDs, attID) {
 			o.KnownIDs = append(o.KnownIDs, attID)
 			var data []byte
 			if data, err = orphanDataLocked(o); err != nil {

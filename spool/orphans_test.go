@@ -249,3 +249,28 @@ func TestOrphanSparesAttachmentAddedLongAfter(t *testing.T) {
 		t.Fatalf("the hunt deleted an attachment added hours after the upload was given up (%d left)", len(got))
 	}
 }
+
+// TestRemovedDuringItsPOSTWhoseDeleteFails: a file removed while its POST is on the wire, which
+// then succeeds: its attachment must go. The delete right after fails once (503); the file's own
+// orphan deletes it later (it must not count that attachment as one of ours).
+func TestRemovedDuringItsPOSTWhoseDeleteFails(t *testing.T) {
+	fk := newFake(testItem)
+	data := randBytes(12, 1000)
+	started, release := make(chan struct{}), make(chan struct{})
+	hold := fk.holdFirst("post", 0, started, release, 50*time.Millisecond, "f.bin", data)
+	var failed atomic.Bool
+	fk.setBefore(func(ctx context.Context, op string, off int64) error {
+		if op == "delete" && failed.CompareAndSwap(false, true) {
+			return graphErr("delete attachment", 503, "")
+		}
+		return hold(ctx, op, off)
+	})
+	s := openT(t, Options{Uploader: fk, LandingWindow: 2 * time.Second})
+	f := writeFile(t, s, testItem, "f.bin", data)
+	<-started
+	mustNoErr(t, s.Remove(context.Background(), f.ID()))
+	close(release) // the POST completes: attached, though its file is gone
+	waitFor(t, 30*time.Second, "the removed file's attachment to go", func() bool {
+		return failed.Load() && len(fk.attachments(testItem)) == 0
+	})
+}

@@ -431,7 +431,7 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	s.mu.Lock()
 	name := e.rec.Name
 	s.mu.Unlock()
-	s.noteAttached(item, name, attID) // first: an orphan hunt must never take it for its own
+	s.noteAttached(item, name, attID, e.id) // first: an orphan hunt must never take it for its own
 	var size int64
 	err := s.update(e, gen, func(r *record) error {
 		size = r.Size
