@@ -15,6 +15,9 @@ import (
 // longer) cached: the caller fetches it again, e.g. with Fill.
 var ErrNotCached = errors.New("cache: content not cached")
 
+// ErrClosed: the cache was closed (a fill still running when it was stops there).
+var ErrClosed = errors.New("cache: closed")
+
 // Cache is the metadata and content cache. It is safe for concurrent use.
 type Cache struct {
 	db        *badger.DB
@@ -27,8 +30,9 @@ type Cache struct {
 	// write-back of read times. It is never held while reading a Fill's
 	// stream; it is held for Badger writes of small records and deletes.
 	persistMu sync.Mutex
-	// writeMu: writes hold it for reading, DropPrefix exclusively (store.go).
+	// writeMu: writes and reads hold it for reading, DropPrefix and Close exclusively (store.go).
 	writeMu sync.RWMutex
+	closed  bool // on writeMu: the database is closed
 
 	mu      sync.Mutex
 	lru     *list.List               // of *entry, front = most recently read
@@ -109,7 +113,11 @@ func (c *Cache) Close() error {
 		close(c.stop)
 		<-c.loopDone
 		flushErr := c.flushAccess()
-		c.closeErr = errors.Join(flushErr, c.db.Close())
+		c.writeMu.Lock() // waits for a database call in progress (a fill may still run)
+		c.closed = true
+		dbErr := c.db.Close()
+		c.writeMu.Unlock()
+		c.closeErr = errors.Join(flushErr, dbErr)
 		if c.closeErr != nil {
 			c.closeErr = fmt.Errorf("cache: close: %w", c.closeErr)
 		}

@@ -18,7 +18,7 @@ func (c *Cache) Size(id string) (int64, bool) {
 		return el.Value.(*entry).rec.Size, true
 	}
 	var n int64
-	err := c.db.View(func(txn *badger.Txn) error {
+	err := c.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(sizeKey(id))
 		if err != nil {
 			return err
@@ -73,7 +73,7 @@ func (c *Cache) ReadAt(id string, p []byte, off int64) (int, error) {
 	}
 	want := int(min(int64(len(p)), rec.Size-off))
 	n := 0
-	err := c.db.View(func(txn *badger.Txn) error {
+	err := c.view(func(txn *badger.Txn) error {
 		for n < want {
 			pos := off + int64(n)
 			index := int(pos / rec.ChunkSize)

@@ -92,7 +92,7 @@ func (c *Cache) fill(ctx context.Context, id string, r io.Reader, f *flight) (in
 		if chunks > 0 {
 			derr = c.dropChunks(id)
 		}
-		if derr != nil {
+		if derr != nil && !errors.Is(derr, ErrClosed) {
 			// Without an entry record it is never read; Open removes it.
 			c.log.Warn("cache: could not remove a partial fill", "err", derr)
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -316,5 +317,49 @@ func TestIDsAreNotPaths(t *testing.T) {
 		if !bytes.Equal(readAll(t, c, id), content(uint64(i), 50)) {
 			t.Errorf("%q: wrong content", id)
 		}
+	}
+}
+
+// TestCloseDuringFill: the cache is closed while fills it does not wait for are still at work (a
+// download a reader left running, one that failed and is removing what it stored): Close
+// returns, a fill still reading then fails with ErrClosed instead of touching the closed
+// database (go test -race saw the removal race with Close), and a later Open finds nothing
+// half-stored.
+func TestCloseDuringFill(t *testing.T) {
+	opts := testOptions(t)
+	opts.chunkSize = 64 << 10
+	c, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fill that fails after three chunks and removes them, in a goroutine nobody waits for.
+	go c.Fill(context.Background(), "cut", &failingReader{r: bytes.NewReader(content(3, 3*64<<10+10)), err: errors.New("connection reset")})
+	// A fill that is still reading when Close comes.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Fill(context.Background(), "slow", pr)
+		done <- err
+	}()
+	if _, err := pw.Write(content(1, 3*64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	go pw.Write(content(2, 64<<10)) // the fill goes on reading, then must not touch the database
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Fill after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fill did not return after Close")
+	}
+	pw.Close()
+	c2 := openT(t, opts)
+	if c2.Has("slow") || c2.Has("cut") {
+		t.Fatal("a fill cut by Close left a complete-looking entry")
 	}
 }

@@ -35,7 +35,7 @@ func (c *Cache) PutMeta(key string, v any) error {
 // was stored; ok is false when nothing is stored under key.
 func (c *Cache) GetMeta(key string, v any) (stored time.Time, ok bool, err error) {
 	var rec metaRecord
-	err = c.db.View(func(txn *badger.Txn) error {
+	err = c.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(metaKey(key))
 		if err != nil {
 			return err

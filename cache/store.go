@@ -15,11 +15,28 @@ import (
 // the memtable and compacts the prefixes away, which records the discarded
 // value log space; RunValueLogGC then rewrites or removes those files.
 
+// Close may come while a fill (a download feeding the cache) still runs: every use of the
+// database holds writeMu (for reading, or exclusively) and fails with ErrClosed once Close has
+// taken it exclusively and closed the database.
+
 // update runs fn in a read-write transaction.
 func (c *Cache) update(fn func(txn *badger.Txn) error) error {
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
 	return c.db.Update(fn)
+}
+
+// view runs fn in a read-only transaction.
+func (c *Cache) view(fn func(txn *badger.Txn) error) error {
+	c.writeMu.RLock()
+	defer c.writeMu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return c.db.View(fn)
 }
 
 // deleteKeys deletes keys in a write batch (any number of them).
@@ -29,6 +46,9 @@ func (c *Cache) deleteKeys(keys [][]byte) error {
 	}
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
 	wb := c.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, k := range keys {
@@ -46,6 +66,9 @@ func (c *Cache) setKeys(kvs map[string][]byte) error {
 	}
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
 	wb := c.db.NewWriteBatch()
 	defer wb.Cancel()
 	for k, v := range kvs {
@@ -67,6 +90,9 @@ func (c *Cache) dropChunks(ids ...string) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
 	return c.db.DropPrefix(prefixes...)
 }
 
