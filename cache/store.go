@@ -19,24 +19,24 @@ import (
 // database holds writeMu (for reading, or exclusively) and fails with ErrClosed once Close has
 // taken it exclusively and closed the database.
 
-// update runs fn in a read-write transaction.
-func (c *Cache) update(fn func(txn *badger.Txn) error) error {
+// useDB runs fn with the database, holding writeMu for reading; ErrClosed once Close closed it.
+func (c *Cache) useDB(fn func(db *badger.DB) error) error {
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
 	if c.closed {
 		return ErrClosed
 	}
-	return c.db.Update(fn)
+	return fn(c.db)
+}
+
+// update runs fn in a read-write transaction.
+func (c *Cache) update(fn func(txn *badger.Txn) error) error {
+	return c.useDB(func(db *badger.DB) error { return db.Update(fn) })
 }
 
 // view runs fn in a read-only transaction.
 func (c *Cache) view(fn func(txn *badger.Txn) error) error {
-	c.writeMu.RLock()
-	defer c.writeMu.RUnlock()
-	if c.closed {
-		return ErrClosed
-	}
-	return c.db.View(fn)
+	return c.useDB(func(db *badger.DB) error { return db.View(fn) })
 }
 
 // deleteKeys deletes keys in a write batch (any number of them).
@@ -44,19 +44,16 @@ func (c *Cache) deleteKeys(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	c.writeMu.RLock()
-	defer c.writeMu.RUnlock()
-	if c.closed {
-		return ErrClosed
-	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
-			return err
+	return c.useDB(func(db *badger.DB) error {
+		wb := db.NewWriteBatch()
+		defer wb.Cancel()
+		for _, k := range keys {
+			if err := wb.Delete(k); err != nil {
+				return err
+			}
 		}
-	}
-	return wb.Flush()
+		return wb.Flush()
+	})
 }
 
 // setKeys writes key/value pairs in a write batch.
@@ -64,19 +61,16 @@ func (c *Cache) setKeys(kvs map[string][]byte) error {
 	if len(kvs) == 0 {
 		return nil
 	}
-	c.writeMu.RLock()
-	defer c.writeMu.RUnlock()
-	if c.closed {
-		return ErrClosed
-	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	for k, v := range kvs {
-		if err := wb.Set([]byte(k), v); err != nil {
-			return err
+	return c.useDB(func(db *badger.DB) error {
+		wb := db.NewWriteBatch()
+		defer wb.Cancel()
+		for k, v := range kvs {
+			if err := wb.Set([]byte(k), v); err != nil {
+				return err
+			}
 		}
-	}
-	return wb.Flush()
+		return wb.Flush()
+	})
 }
 
 // dropChunks removes every chunk of the given ids.
