@@ -66,7 +66,8 @@ func (s *Spool) Rename(ctx context.Context, id string, item graph.ItemRef, name 
 		if r.State == StateUploading && (moved || scratch) {
 			// Start over: the name was sent when the session was created.
 			oldSession = r.Session
-			r.State, r.Session, r.Confirmed, r.Final, r.KnownIDs, r.FinalAt = StateCommitted, nil, 0, false, nil, time.Time{}
+			r.State, r.Session, r.Confirmed = StateCommitted, nil, 0
+			r.clearFinal()
 		}
 		return nil
 	}, func(txn *badger.Txn) error {

@@ -90,6 +90,11 @@ type record struct {
 	Restarts int `json:",omitempty"`
 }
 
+// clearFinal forgets the request that creates the attachment (sent, answered or superseded).
+func (r *record) clearFinal() {
+	r.Final, r.KnownIDs, r.FinalAt = false, nil, time.Time{}
+}
+
 func (r record) clone() record {
 	if r.Session != nil {
 		s := *r.Session

@@ -83,7 +83,8 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 	err := s.update(e, gen, func(r *record) error {
 		sess, item, name = r.Session, r.Item, r.Name
 		r.State, r.FailKind, r.Reason = StateFailed, kind, reason
-		r.Session, r.Final, r.KnownIDs, r.FinalAt = nil, false, nil, time.Time{}
+		r.Session = nil
+		r.clearFinal()
 		r.FinishedAt = time.Now()
 		return nil
 	})
@@ -136,7 +137,7 @@ func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) er
 		if refused(err) {
 			// Answered without creating anything: the next try need not look for it.
 			uerr := s.update(e, gen, func(x *record) error {
-				x.Final, x.KnownIDs, x.FinalAt = false, nil, time.Time{}
+				x.clearFinal()
 				return nil
 			})
 			if uerr != nil && !errors.Is(uerr, errStale) && !errors.Is(uerr, ErrNotFound) {
@@ -207,7 +208,8 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 			}
 			restart := r.Session != nil
 			err = s.update(e, gen, func(x *record) error {
-				x.State, x.Confirmed, x.Final, x.KnownIDs, x.FinalAt = StateUploading, 0, false, nil, time.Time{}
+				x.State, x.Confirmed = StateUploading, 0
+				x.clearFinal()
 				x.Session = &session{URL: sess.URL, Expires: sess.Expires}
 				if restart {
 					x.Restarts++
@@ -436,7 +438,8 @@ func (s *Spool) attached(ctx context.Context, e *entry, gen int, item graph.Item
 	err := s.update(e, gen, func(r *record) error {
 		size = r.Size
 		r.State, r.AttachmentID, r.Confirmed = StateAttached, attID, r.Size
-		r.Session, r.Final, r.KnownIDs, r.FinalAt = nil, false, nil, time.Time{}
+		r.Session = nil
+		r.clearFinal()
 		r.FailKind, r.Reason = "", ""
 		r.FinishedAt = time.Now()
 		r.ReplacePending = r.Replaces != ""
