@@ -90,8 +90,9 @@
 // with the name is ours, so nothing is attached twice. A POST whose sender
 // was killed may still land after that check (the kernel delivers the body
 // it was handed, and the server answers nobody), so an unanswered POST is
-// looked for again every second until Options.LandingWindow (1 minute) after
-// it was sent, and only then sent again. (A large file's final PUT goes to
+// looked for again every second until Options.LandingWindow (1 minute; the mount's
+// --landing-window) after it was sent, and only then sent again; the log says
+// which of the two happened. (A large file's final PUT goes to
 // its session, which is asked where it stands first and completes once.)
 //
 // # Recovery

@@ -106,9 +106,15 @@ func (s *Spool) fail(e *entry, gen int, kind FailKind, reason string, cause erro
 func (s *Spool) uploadSmall(ctx context.Context, e *entry, gen int, r record) error {
 	u := s.opts.Uploader
 	if r.Final { // a POST of ours may have landed before, or may still land
-		if id, ok, err := s.awaitLanding(ctx, r); err != nil || ok {
+		id, ok, err := s.awaitLanding(ctx, r)
+		if err != nil || ok {
+			if ok {
+				s.log.Info("the earlier POST of "+r.Name+" landed; not sending the file again", "id", r.ID, "item", r.Item)
+			}
 			return s.attachedOr(ctx, e, gen, r.Item, id, err)
 		}
+		s.log.Info("the earlier POST of "+r.Name+" did not land within the landing window; sending the file again",
+			"id", r.ID, "item", r.Item, "window", s.opts.LandingWindow)
 	}
 	known, err := s.namesakes(ctx, r)
 	if err != nil {

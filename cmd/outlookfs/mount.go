@@ -33,12 +33,15 @@ type mountConfig struct {
 	EventsBack  time.Duration
 	EventsAhead time.Duration
 	SpoolMax    int64
-	CacheMax    int64
-	MaxInFlight int
-	Debug       bool
-	FuseDebug   bool
-	StateDir    string // default $XDG_STATE_HOME/outlookfs/<profile>
-	CacheDir    string // default $XDG_CACHE_HOME/outlookfs/<profile>
+	// LandingWindow: how long a POST whose answer was lost may still create its attachment;
+	// the spool looks for it that long before sending the file again (spool.Options).
+	LandingWindow time.Duration
+	CacheMax      int64
+	MaxInFlight   int
+	Debug         bool
+	FuseDebug     bool
+	StateDir      string // default $XDG_STATE_HOME/outlookfs/<profile>
+	CacheDir      string // default $XDG_CACHE_HOME/outlookfs/<profile>
 	// UploadSessions is false in clouds without attachment upload sessions (US Gov):
 	// files are then capped below 3 MiB.
 	UploadSessions bool
@@ -55,6 +58,8 @@ func (c *mountConfig) register(fl *flag.FlagSet) {
 	fl.DurationVar(&c.EventsBack, "events-back", 30*24*time.Hour, "show events that started up to this long ago")
 	fl.DurationVar(&c.EventsAhead, "events-ahead", 365*24*time.Hour, "show events starting up to this far ahead")
 	fl.Int64Var(&c.SpoolMax, "spool-max", 4<<30, "most bytes the spool may hold (writes past it fail with ENOSPC)")
+	fl.DurationVar(&c.LandingWindow, "landing-window", spool.DefaultLandingWindow,
+		"after a crash or a lost answer, how long to look for the attachment an unanswered POST may still create before sending the file again (raise it on a slow uplink)")
 	fl.Int64Var(&c.CacheMax, "cache-max", 1<<30, "most bytes of attachment content kept in the cache")
 	fl.IntVar(&c.MaxInFlight, "max-in-flight", 4, "requests in flight to Graph at once (Outlook allows 4 per mailbox)")
 	fl.BoolVar(&c.Debug, "debug", false, "log at debug level")
@@ -192,7 +197,7 @@ func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 	}
 	sp, err := spool.Open(ctx, spool.Options{
 		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log,
-		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c),
+		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c), LandingWindow: c.LandingWindow,
 	})
 	if err != nil {
 		return fmt.Errorf("open the spool (is another outlookfs using profile %q?): %w", c.Profile, err)

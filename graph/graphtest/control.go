@@ -20,7 +20,7 @@ const controlPrefix = "/_emulator/"
 //	POST   /_emulator/expire-sessions  every open upload session expires -> 204
 //	GET    /_emulator/requests         the request log
 //	POST   /_emulator/reset            forget faults, log and counters -> 204
-//	GET    /_emulator/stats            per-mailbox concurrency counters
+//	GET    /_emulator/stats            per-mailbox concurrency counters, and requests in flight
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, controlPrefix), "/")
 	switch route {
@@ -56,7 +56,7 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	case "GET stats":
-		writeJSON(w, http.StatusOK, map[string]any{"mailboxes": e.Stats()})
+		writeJSON(w, http.StatusOK, map[string]any{"mailboxes": e.Stats(), "inFlight": e.InFlight()})
 	default:
 		writeError(w, r, http.StatusNotFound, codeBadRequest, "graphtest: no such control endpoint: "+route)
 	}
@@ -80,6 +80,11 @@ func decodeFaults(r io.Reader) ([]Fault, error) {
 	}
 	return []Fault{f}, nil
 }
+
+// InFlight returns how many requests the emulator is serving now: received (their headers
+// read) and not yet in the request log. A test waits for 0 to know that a request cut off by
+// its client's death has ended one way or the other.
+func (e *Emulator) InFlight() int64 { return e.inFlight.Load() }
 
 // Stats returns every mailbox's concurrency counters, by UPN.
 func (e *Emulator) Stats() map[string]LoadStats {

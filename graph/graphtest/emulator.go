@@ -23,6 +23,8 @@ type Emulator struct {
 	// expireEpoch is bumped by ExpireSessions: sessions created before the
 	// bump are expired.
 	expireEpoch atomic.Uint64
+	// inFlight counts requests being served (their record not yet in the log).
+	inFlight atomic.Int64
 
 	faults faultSet
 	log    requestLog

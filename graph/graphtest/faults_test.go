@@ -195,7 +195,7 @@ func TestControlEndpoints(t *testing.T) {
 		t.Fatalf("bad fault: %d", r.status)
 	}
 
-	if r := ctl.do("GET", s.RootURL+"/_emulator/stats", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"maxInFlight":1`) {
+	if r := ctl.do("GET", s.RootURL+"/_emulator/stats", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"maxInFlight":1`) || !strings.Contains(string(r.body), `"inFlight":0`) {
 		t.Fatalf("stats: %d %s", r.status, r.body)
 	}
 	if r := ctl.do("POST", s.RootURL+"/_emulator/reset", nil, nil); r.status != 204 {

@@ -43,6 +43,7 @@ type call struct {
 // serve runs h for one request with the link, the request log and the
 // bookkeeping every request shares.
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, host string, h func(*call)) {
+	e.inFlight.Add(1)
 	c := &call{e: e, host: host, orig: w}
 	c.rec = RequestRecord{
 		Host: host, Method: r.Method, Path: r.URL.Path,
@@ -72,6 +73,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, host string, h 
 		c.rec.BytesIn = c.body.n
 		c.rec.BytesOut = c.rw.n
 		e.log.add(c.rec)
+		e.inFlight.Add(-1)
 		e.opts.Logger.Debug("graphtest request", "host", host, "method", c.rec.Method, "path", c.rec.Path,
 			"status", c.rec.Status, "fault", c.rec.Fault, "in", c.rec.BytesIn, "out", c.rec.BytesOut,
 			"duration", c.rec.End.Sub(c.rec.Start))
