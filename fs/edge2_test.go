@@ -282,13 +282,18 @@ func TestEdgeAsyncOverwriteWhileUploading(t *testing.T) {
 	b, bData := writeSource(t, 20_000, 62)
 	p := filepath.Join(dir, "f.bin")
 	h.must("cp", a, p)
-	time.Sleep(300 * time.Millisecond) // the first POST is in flight (held 1.5 s by the emulator)
+	h.waitFaultsHit() // the first POST is in flight (held 1.5 s by the emulator)
 	h.must("cp", b, p)
 	for _, m := range h.spool.All() {
 		if m.Item.ID == id {
 			h.spool.Wait(t.Context(), m.ID, nil)
 		}
 	}
+	// The first POST may land after the second copy was attached (if it was still held when
+	// the second cp came) and is then deleted: wait for the emulator to end every request and
+	// for the draft to settle on one attachment, then check it.
+	h.waitIdle()
+	h.eventually(time.Minute, "the draft to hold one f.bin", func() bool { return len(h.mb.Attachments(id)) == 1 })
 	h.wantAttachments(id, map[string][]byte{"f.bin": bData})
 	_ = aData
 	if got := h.must("cat", p); got != string(bData) {
@@ -306,14 +311,20 @@ func TestEdgeAsyncRemoveWhileUploading(t *testing.T) {
 	p := filepath.Join(dir, "gone.bin")
 	h.must("cp", src, p)
 	sid := h.spoolID(id, "gone.bin")
-	time.Sleep(300 * time.Millisecond)
+	h.waitFaultsHit() // the PUT is in flight, held 1.5 s by the emulator
 	h.must("rm", p)
 	if sid != "" {
 		h.spool.Wait(t.Context(), sid, nil)
 	}
-	time.Sleep(2 * time.Second) // the held PUT is answered by now
+	// The held PUT may still complete the upload (the session is cancelled after it) or fail;
+	// once the emulator serves no request, anything it attached must go.
+	h.waitIdle()
+	deadline := time.Now().Add(time.Minute)
+	for len(h.mb.Attachments(id)) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := len(h.mb.Attachments(id)); n != 0 {
-		t.Errorf("rm during an async upload: %d attachment(s) on the server", n)
+		t.Errorf("rm during an async upload: %d attachment(s) on the server a minute after the upload ended", n)
 	}
 	if ls := strings.TrimSpace(h.must("ls", "-A", dir)); ls != "" {
 		t.Errorf("the draft lists %q after rm", ls)

@@ -216,3 +216,39 @@ func writeSource(t *testing.T, n int64, seed int64) (string, []byte) {
 	}
 	return p, data
 }
+
+// eventually polls cond until it holds, failing the test after within. Tests wait on what they
+// can observe (the mailbox, the request log, the spool) rather than sleep: on a loaded machine
+// any fixed sleep is sometimes too short.
+func (h *harness) eventually(within time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitFaultsHit waits until every injected fault that hits a limited number of requests has
+// hit them all: a delayed request is then being held by the emulator.
+func (h *harness) waitFaultsHit() {
+	h.t.Helper()
+	h.eventually(time.Minute, "the injected faults to hit their requests", func() bool {
+		for _, f := range h.srv.Emulator.Faults() {
+			if f.Count >= 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitIdle waits until the emulator serves no request: a held or late request has ended.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	h.eventually(time.Minute, "the emulator to serve no request", func() bool {
+		return h.srv.Emulator.InFlight() == 0
+	})
+}
