@@ -47,8 +47,9 @@ func TestCloseErrno(t *testing.T) {
 			during:  func(h *harness, itemID string) { h.mb.DeleteItem(itemID) },
 			wantOut: "No such file or directory", wantLog: "no longer exists"},
 		{name: "draft deleted during a large copy", size: 9 * mib,
-			faults:  []graphtest.Fault{{Host: "upload", Method: "PUT", Nth: 2, Delay: 700 * time.Millisecond}},
-			during:  func(h *harness, itemID string) { h.waitFor("upload", "PUT"); h.mb.DeleteItem(itemID) },
+			// the second PUT (of three) is held while the draft is deleted: the last PUT comes after
+			faults:  []graphtest.Fault{{Host: "upload", Method: "PUT", Nth: 2, Delay: 2 * time.Second}},
+			during:  func(h *harness, itemID string) { h.waitFaultsHit(); h.mb.DeleteItem(itemID) },
 			wantOut: "No such file or directory", wantLog: "no longer exists"},
 	}
 	for _, tc := range cases {
@@ -96,21 +97,6 @@ func TestCloseErrno(t *testing.T) {
 	}
 }
 
-// waitFor waits until the emulator has seen a request of that host and method.
-func (h *harness) waitFor(host, method string) {
-	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, r := range h.srv.Emulator.Requests() {
-			if r.Host == host && r.Method == method {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	h.t.Fatalf("no %s %s request within 30 s", host, method)
-}
-
 // TestCopyOutlivesItsUploadSession: the upload session expires while cp is under way, whether the
 // upload host then answers 404 or 401 (its URL's authtoken expired: Graph documents neither).
 // cp still succeeds through a new session, and the log never tells the user to sign in again.
@@ -120,7 +106,9 @@ func TestCopyOutlivesItsUploadSession(t *testing.T) {
 			h := newHarness(t, harnessOptions{emu: graphtest.Options{ExpiredSessionStatus: status}})
 			id, dir := h.draft("Expiry")
 			h.must("ls", dir)
-			h.srv.Emulator.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Delay: 500 * time.Millisecond})
+			// The second PUT (of three) is held; the session expires meanwhile, so that PUT
+			// (or, should the test only get to expire it later, the third) meets the expiry.
+			h.srv.Emulator.Inject(graphtest.Fault{Host: "upload", Method: "PUT", Nth: 2, Delay: 2 * time.Second})
 			src, data := writeSource(t, 9*mib, 91)
 			done := make(chan error, 1)
 			var out string
@@ -129,12 +117,21 @@ func TestCopyOutlivesItsUploadSession(t *testing.T) {
 				out, err = h.run("cp", src, filepath.Join(dir, "f.bin"))
 				done <- err
 			}()
-			h.waitFor("upload", "PUT")
+			h.waitFaultsHit() // the second PUT is being held: the upload is under way
 			h.srv.Emulator.ExpireSessions()
 			if err := <-done; err != nil {
 				t.Fatalf("cp: %v %s", err, out)
 			}
 			h.wantAttachments(id, map[string][]byte{"f.bin": data})
+			expired := 0
+			for _, r := range h.srv.Emulator.Requests() {
+				if r.Host == "upload" && r.Status == status {
+					expired++
+				}
+			}
+			if expired == 0 {
+				t.Errorf("no upload request was answered %d: the session did not expire during the copy", status)
+			}
 			if strings.Contains(h.logs.String(), "login") {
 				t.Errorf("the log tells the user to sign in again:\n%s", h.logs.String())
 			}
