@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -741,16 +742,30 @@ func names(atts []fakeAtt) []string {
 // the server: its attachment can appear after the answer. The spool must look for it until
 // LandingWindow after that answer (not after the POST was sent) before sending the file again,
 // or the file is attached twice.
+//
+// The attachment appears when the spool lists the item for the third time after the 504 (the
+// first look is right after the answer, the second when the retry starts waiting for a
+// landing): a spool that counted the window from the sending finds nothing at its second look,
+// lists the item once more to send the file again, and attaches it twice. No timing decides
+// where the attachment appears; the window is long enough for the retry's backoff (1-2 s) and
+// one more look (1 s) on a loaded machine, and the POST is held longer than the window.
 func TestSlowAmbiguousPOSTLandsLate(t *testing.T) {
 	const (
-		window = 3 * time.Second         // Options.LandingWindow
-		slow   = 3500 * time.Millisecond // the POST's time on the wire, then a 504
-		late   = 2500 * time.Millisecond // its attachment appears this long after the 504
+		window = 6 * time.Second         // Options.LandingWindow
+		slow   = 6500 * time.Millisecond // the POST's time on the wire, then a 504
 	)
 	data := randBytes(7, 4000)
 	fk := newFake(testItem)
 	var once sync.Once
+	var answered atomic.Bool
+	var listsAfter atomic.Int32
 	fk.setBefore(func(ctx context.Context, op string, off int64) error {
+		if op == "list" && answered.Load() && listsAfter.Add(1) == 3 {
+			fk.mu.Lock()
+			fk.attachLocked(testItem, "f.bin", data)
+			fk.mu.Unlock()
+			return nil
+		}
 		if op != "post" {
 			return nil
 		}
@@ -764,23 +779,20 @@ func TestSlowAmbiguousPOSTLandsLate(t *testing.T) {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		go func() {
-			time.Sleep(late)
-			fk.mu.Lock()
-			fk.attachLocked(testItem, "f.bin", data)
-			fk.mu.Unlock()
-		}()
+		answered.Store(true)
 		return graphErr("add attachment", http.StatusGatewayTimeout, "")
 	})
 	s := openT(t, Options{Uploader: fk, LandingWindow: window})
 	f := writeFile(t, s, testItem, "f.bin", data)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := s.Wait(ctx, f.ID(), nil); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
-	time.Sleep(late) // a late landing after a second POST would show now
-	if got := fk.attachments(testItem); len(got) != 1 {
-		t.Fatalf("%d attachments after one file: %v", len(got), names(got))
+	if n := listsAfter.Load(); n < 3 {
+		t.Fatalf("attached after %d looks following the 504: the late attachment never appeared", n)
+	}
+	if got := fk.attachments(testItem); len(got) != 1 || fk.count("post") != 1 {
+		t.Fatalf("%d attachments after one file, %d POSTs: %v", len(got), fk.count("post"), names(got))
 	}
 }
