@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,24 +197,50 @@ func TestOrphanSparesNamesakeAttachedDuringRemove(t *testing.T) {
 // (CloseGrace after the removal); the server may still finish it. The hunt must look for its
 // attachment until LandingWindow after the cut, not after the POST was sent, which may be long
 // before: an attachment that lands late must still go.
+//
+// The POST is on the wire longer than the window before the removal (a hunt counting from the
+// sending gives up at its first look after the cut), and its attachment appears half a window
+// after the cut: well within the window counted from the cut, whatever the machine's load. The
+// test waits for the landing itself, then for the hunt to end.
 func TestOrphanOfRequestCutAtRemove(t *testing.T) {
 	const (
-		window = time.Second             // Options.LandingWindow
-		sent   = 1200 * time.Millisecond // the POST's time on the wire before the removal
-		late   = 1500 * time.Millisecond // its attachment appears this long after the cut
+		window = 4 * time.Second         // Options.LandingWindow
+		sent   = 4500 * time.Millisecond // the POST's time on the wire before the removal (at least)
+		late   = 2 * time.Second         // its attachment appears this long after the cut
 	)
 	data := randBytes(3, 2000)
 	fk := newFake(testItem)
-	started, release := make(chan struct{}), make(chan struct{})
-	defer close(release)
-	fk.setBefore(fk.holdFirst("post", 0, started, release, late, "f.bin", data))
+	started, landed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fk.setBefore(func(ctx context.Context, op string, off int64) error {
+		first := false
+		if op == "post" {
+			once.Do(func() { first = true; close(started) })
+		}
+		if !first {
+			return nil
+		}
+		<-ctx.Done() // held until the spool cuts it
+		go func() {  // the server finishes it all the same
+			time.Sleep(late)
+			fk.mu.Lock()
+			fk.attachLocked(testItem, "f.bin", data)
+			fk.mu.Unlock()
+			close(landed)
+		}()
+		return ctx.Err()
+	})
 	s := openT(t, Options{Uploader: fk, LandingWindow: window})
 	f := writeFile(t, s, testItem, "f.bin", data)
 	<-started
-	time.Sleep(sent)
+	time.Sleep(sent) // a lower bound: the longer, the longer ago the POST was sent
 	mustNoErr(t, s.Remove(context.Background(), f.ID()))
-	time.Sleep(late + 500*time.Millisecond) // the attachment landed
-	waitFor(t, 20*time.Second, "the orphan to be resolved", func() bool {
+	select {
+	case <-landed:
+	case <-time.After(time.Minute):
+		t.Fatal("the cut POST's attachment never landed: the POST was not cut")
+	}
+	waitFor(t, time.Minute, "the orphan to be resolved", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.orphans) == 0
