@@ -80,7 +80,9 @@ func TestGivenUpUploadLeavesNoAttachment(t *testing.T) {
 		applied bool // the failed POST stored the attachment
 		act     func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool
 		want    map[string][]byte // attachments at the end, by name (nil: none)
-		settle  time.Duration     // wait this long before looking at the end state
+		// lands: the failed POST's attachment appears this long after act (0: never), well
+		// within window (the landing window of this case; landing when 0)
+		lands, window time.Duration
 	}{
 		{name: "removed, the POST had landed", applied: true,
 			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
@@ -92,17 +94,13 @@ func TestGivenUpUploadLeavesNoAttachment(t *testing.T) {
 				mustNoErr(t, s.Remove(ctx, f.ID()))
 				return s
 			}},
+		// The attachment lands after the hunt's first look that finds nothing (about 1 s after
+		// the removal) and long before the window ends: the hunt must go on looking.
 		{name: "removed, the POST landed late", applied: false,
 			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
 				mustNoErr(t, s.Remove(ctx, f.ID()))
-				go func() { // after the first look that finds nothing, within the landing window
-					time.Sleep(1500 * time.Millisecond)
-					fk.mu.Lock()
-					fk.attachLocked(testItem, "f.bin", old)
-					fk.mu.Unlock()
-				}()
 				return s
-			}, settle: 2 * time.Second},
+			}, lands: 2 * time.Second, window: 10 * time.Second},
 		{name: "removed, then copied again under the same name", applied: true,
 			act: func(t *testing.T, s *Spool, fk *flakyFake, f *File) *Spool {
 				mustNoErr(t, s.Remove(ctx, f.ID()))
@@ -124,15 +122,37 @@ func TestGivenUpUploadLeavesNoAttachment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fk := newFlakyFake(tc.applied)
-			s := openT(t, Options{Uploader: fk, LandingWindow: landing})
+			window := landing
+			if tc.window != 0 {
+				window = tc.window
+			}
+			s := openT(t, Options{Uploader: fk, LandingWindow: window})
 			f := givenUp(t, s, "f.bin", old)
 			if n := len(attachmentsNamed(fk.fakeUploader, "f.bin")); n != map[bool]int{true: 1, false: 0}[tc.applied] {
 				t.Fatalf("%d attachments after the failed POST", n)
 			}
+			lists := fk.count("list")
+			landed := make(chan struct{})
 			s = tc.act(t, s, fk, f)
-			time.Sleep(300 * time.Millisecond) // the hunt must wait while the item cannot be listed
+			if tc.lands > 0 {
+				go func() {
+					time.Sleep(tc.lands)
+					fk.mu.Lock()
+					fk.attachLocked(testItem, "f.bin", old)
+					fk.mu.Unlock()
+					close(landed)
+				}()
+			}
+			// the hunt must wait while the item cannot be listed: let one look fail
+			waitFor(t, 30*time.Second, "a look at the item while it cannot be listed", func() bool { return fk.count("list") > lists })
 			fk.down.Store(false)
-			time.Sleep(tc.settle)
+			if tc.lands > 0 {
+				select {
+				case <-landed:
+				case <-time.After(time.Minute):
+					t.Fatal("the late attachment never landed")
+				}
+			}
 			waitFor(t, 30*time.Second, "the given-up file's attachment to go", func() bool {
 				s.mu.Lock()
 				defer s.mu.Unlock()
