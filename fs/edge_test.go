@@ -340,10 +340,7 @@ func TestEdgeDraftNameWithOuterSpaces(t *testing.T) {
 		}
 		return
 	}
-	time.Sleep(1100 * time.Millisecond) // ListingTTL in the harness is 1 s: the next ls asks Graph
-	h.must("ls", drafts)
-	time.Sleep(100 * time.Millisecond)
-	h.must("ls", drafts)
+	h.relist(drafts, &h.fsys.drafts)
 	if _, err := os.Stat(p); err != nil {
 		t.Errorf("mkdir %q succeeded but the directory is gone once the listing is refreshed: %v (drafts/ lists %q)",
 			name, err, h.must("ls", drafts))
@@ -366,8 +363,7 @@ func TestEdgeFileNameWithOuterSpaces(t *testing.T) {
 	if len(h.mb.Attachments(id)) != 1 {
 		t.Fatalf("cp succeeded but %d attachments", len(h.mb.Attachments(id)))
 	}
-	time.Sleep(1100 * time.Millisecond)
-	h.must("ls", dir)
+	h.relist(dir, h.fsys.itemListing(id))
 	if _, err := os.Stat(p); err != nil {
 		t.Errorf("cp to %q succeeded but the file is gone by that name: %v (the draft lists %q)", "notes.txt ", err, h.must("ls", "-A", dir))
 	}
@@ -425,8 +421,7 @@ func TestEdgeServerNames(t *testing.T) {
 		t.Errorf("attachments not readable under any listed name: %v", missing)
 	}
 	// the names are stable across a refresh of the listing
-	time.Sleep(1100 * time.Millisecond)
-	h.must("ls", dir)
+	h.relist(dir, h.fsys.itemListing(id))
 	if ls2 := h.must("ls", "-A", dir); ls2 != ls {
 		t.Errorf("names changed across listings:\n%s\nthen\n%s", ls, ls2)
 	}

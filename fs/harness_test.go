@@ -252,3 +252,16 @@ func (h *harness) waitIdle() {
 		return h.srv.Emulator.InFlight() == 0
 	})
 }
+
+// relist waits until the listing l of dir is older than the harness's ListingTTL (1 s), then
+// lists dir until l has been fetched from Graph again: what the test does next sees Graph's
+// listing, not the one the mount had in memory (an ls after the TTL only starts the refresh).
+func (h *harness) relist(dir string, l interface{ fetchCount() uint64 }) {
+	h.t.Helper()
+	before := l.fetchCount()
+	time.Sleep(1100 * time.Millisecond) // a lower bound: the listing must be that old to be refreshed
+	h.eventually(time.Minute, "a refresh of the listing of "+dir, func() bool {
+		h.must("ls", dir)
+		return l.fetchCount() > before
+	})
+}
