@@ -49,7 +49,7 @@ func newFlakyFake(applied bool) *flakyFake {
 func givenUp(t *testing.T, s *Spool, name string, data []byte) *File {
 	t.Helper()
 	f := writeFile(t, s, testItem, name, data)
-	waitFor(t, 20*time.Second, "the upload to be put off for a retry", func() bool {
+	waitFor(t, time.Minute, "the upload to be put off for a retry", func() bool {
 		m, _ := s.Get(f.ID())
 		return strings.HasPrefix(m.Reason, "retrying:")
 	})

@@ -122,11 +122,11 @@ func TestRecoverFinishesPendingReplace(t *testing.T) {
 	}
 	fk.setBefore(nil)
 	s = openT(t, Options{Dir: dir, Uploader: fk})
-	waitFor(t, 10*time.Second, "the old attachment to be deleted", func() bool { return len(fk.attachments(testItem)) == 1 })
+	waitFor(t, time.Minute, "the old attachment to be deleted", func() bool { return len(fk.attachments(testItem)) == 1 })
 	if a := fk.attachments(testItem)[0]; a.ID == "old" || string(a.Data) != "new" {
 		t.Fatalf("left %+v", a)
 	}
-	waitFor(t, 10*time.Second, "the record and data to be dropped", func() bool { return forgotten(t, s, f.ID()) })
+	waitFor(t, time.Minute, "the record and data to be dropped", func() bool { return forgotten(t, s, f.ID()) })
 }
 
 func TestRecoverDropsOrphansAndKeepsScratch(t *testing.T) {
@@ -152,7 +152,7 @@ func TestRecoverDropsOrphansAndKeepsScratch(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openT(t, Options{Dir: dir, Uploader: fk})
-	waitFor(t, 10*time.Second, "the orphan data file to be deleted", func() bool { return !hasData(s, "0rphan") })
+	waitFor(t, time.Minute, "the orphan data file to be deleted", func() bool { return !hasData(s, "0rphan") })
 	if !hasData(s, sc.ID()) {
 		t.Fatal("the scratch file's data was deleted")
 	}
@@ -309,7 +309,7 @@ func TestRecoverMigratesChunkValues(t *testing.T) {
 			t.Errorf("old chunk keys of %s left: %v", id, keys)
 		}
 	}
-	waitFor(t, 10*time.Second, "the migrated file to be forgotten", func() bool { return forgotten(t, s, "0ld") })
+	waitFor(t, time.Minute, "the migrated file to be forgotten", func() bool { return forgotten(t, s, "0ld") })
 }
 
 // A committed or uploading file whose data file is shorter than its record (cut short by

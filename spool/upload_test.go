@@ -159,7 +159,7 @@ func TestUploadSmallAndLarge(t *testing.T) {
 			if got, ok := s.Get(f.ID()); !ok || got.State != StateAttached {
 				t.Fatalf("Get after attach = %+v %v (attached files stay visible for a while)", got, ok)
 			}
-			waitFor(t, 10*time.Second, "the file's record and data to be dropped", func() bool {
+			waitFor(t, time.Minute, "the file's record and data to be dropped", func() bool {
 				return forgotten(t, s, f.ID())
 			})
 		})
@@ -201,7 +201,7 @@ func TestStateTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// committed -> uploading (held at the second PUT), with the first chunk confirmed.
-	waitFor(t, 10*time.Second, "uploading with one chunk confirmed", func() bool {
+	waitFor(t, time.Minute, "uploading with one chunk confirmed", func() bool {
 		m, _ := s.Get(f.ID())
 		return m.State == StateUploading && m.Confirmed == ChunkSize
 	})
@@ -228,7 +228,7 @@ func TestStateTransitions(t *testing.T) {
 	if got := s.List(gone); len(got) != 1 || got[0].State != StateFailed {
 		t.Fatalf("List shows failed files: %+v", got)
 	}
-	waitFor(t, 10*time.Second, "a failed file's data to be deleted", func() bool {
+	waitFor(t, time.Minute, "a failed file's data to be deleted", func() bool {
 		return !hasData(s, g.ID())
 	})
 	if keys := storedKeys(t, s, filePrefix(g.ID())); len(keys) != 1 {
@@ -324,7 +324,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	s := openT(t, Options{Uploader: fk})
 	data := randBytes(3, 2*ChunkSize+1)
 	f := writeFile(t, s, testItem, "retry.bin", data)
-	waitFor(t, 10*time.Second, "the problem to be recorded", func() bool {
+	waitFor(t, time.Minute, "the problem to be recorded", func() bool {
 		m, _ := s.Get(f.ID())
 		return strings.HasPrefix(m.Reason, "retrying:") || m.State == StateAttached
 	})
@@ -452,7 +452,7 @@ func TestReplaceDeletesOld(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustAttach(t, s, fk, f.ID(), testItem, tc.name, data)
-		waitFor(t, 10*time.Second, "the old attachment to be deleted", func() bool {
+		waitFor(t, time.Minute, "the old attachment to be deleted", func() bool {
 			for _, a := range fk.attachments(testItem) {
 				if a.ID == tc.replaces {
 					return false
@@ -530,7 +530,7 @@ func TestRenameDuringUpload(t *testing.T) {
 			t.Fatal("attached under the old name")
 		}
 	}
-	waitFor(t, 10*time.Second, "the old session to be cancelled", func() bool { return fk.cancelledSessions() == 1 })
+	waitFor(t, time.Minute, "the old session to be cancelled", func() bool { return fk.cancelledSessions() == 1 })
 }
 
 func TestRemoveDuringUpload(t *testing.T) {
@@ -555,8 +555,8 @@ func TestRemoveDuringUpload(t *testing.T) {
 	if _, err := s.Wait(ctx, f.ID(), nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Wait on a removed file: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the session to be cancelled", func() bool { return fk.cancelledSessions() == 1 })
-	waitFor(t, 10*time.Second, "the record and data to be dropped", func() bool {
+	waitFor(t, time.Minute, "the session to be cancelled", func() bool { return fk.cancelledSessions() == 1 })
+	waitFor(t, time.Minute, "the record and data to be dropped", func() bool {
 		return forgotten(t, s, f.ID())
 	})
 	if len(fk.attachments(testItem)) != 0 {
@@ -669,7 +669,7 @@ func TestSetReplacesThenRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAttach(t, s, fk, f.ID(), testItem, "doc.txt", data)
-	waitFor(t, 10*time.Second, "the replaced attachment to be deleted", func() bool {
+	waitFor(t, time.Minute, "the replaced attachment to be deleted", func() bool {
 		return len(fk.attachments(testItem)) == 1
 	})
 	if err := s.SetReplaces(f.ID(), "v9"); !errors.Is(err, ErrCommitted) && !errors.Is(err, ErrNotFound) {
@@ -719,7 +719,7 @@ func TestRemoveOrRenameDuringCreatingRequest(t *testing.T) {
 				mustAttach(t, s, fk, f.ID(), testItem, "renamed.bin", data)
 				want = 1
 			}
-			waitFor(t, 10*time.Second, "the attachment made under the old name to be deleted", func() bool {
+			waitFor(t, time.Minute, "the attachment made under the old name to be deleted", func() bool {
 				return len(fk.attachments(testItem)) == want
 			})
 			time.Sleep(200 * time.Millisecond)

@@ -284,7 +284,7 @@ func TestAbandonedFilesExpire(t *testing.T) {
 	if m, ok := s.Get(w.ID()); !ok || !m.Abandoned {
 		t.Fatalf("not abandoned after reopen: %+v", m)
 	}
-	waitFor(t, 10*time.Second, "the abandoned file to expire", func() bool {
+	waitFor(t, time.Minute, "the abandoned file to expire", func() bool {
 		_, ok := s.Get(w.ID())
 		return !ok
 	})
@@ -445,7 +445,7 @@ func TestScratchFilesExpire(t *testing.T) {
 	if err := f.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the closed scratch file to expire", func() bool {
+	waitFor(t, time.Minute, "the closed scratch file to expire", func() bool {
 		_, ok := s.Get(f.ID())
 		return !ok
 	})
@@ -672,7 +672,7 @@ func TestCreateDuringCloseIsClosedWithTheSpool(t *testing.T) {
 	<-reached
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	waitFor(t, 5*time.Second, "Close to start", func() bool {
+	waitFor(t, time.Minute, "Close to start", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.closing
@@ -724,14 +724,14 @@ func TestDataFileGoesOnlyAfterItsRecordIsSynced(t *testing.T) {
 	if err := s.Remove(context.Background(), f.ID()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the janitor to try", func() bool { return calls.Load() > before || !hasData(s, f.ID()) })
+	waitFor(t, time.Minute, "the janitor to try", func() bool { return calls.Load() > before || !hasData(s, f.ID()) })
 	time.Sleep(50 * time.Millisecond)
 	if !hasData(s, f.ID()) {
 		t.Fatal("the data file was deleted although its record's removal could not be synced")
 	}
 	failing.Store(false)
 	s.kickJanitor()
-	waitFor(t, 5*time.Second, "the data file to be deleted", func() bool { return !hasData(s, f.ID()) })
+	waitFor(t, time.Minute, "the data file to be deleted", func() bool { return !hasData(s, f.ID()) })
 }
 
 // A Commit whose database sync fails returns the error, and the file is never uploaded: not
