@@ -45,10 +45,10 @@ func startEmu(t *testing.T, opts graphtest.Options, mutCfg func(*Config)) *emu {
 
 // requestsUntil polls the emulator's request log until ok accepts it (the
 // emulator records a request just after answering it, so the last record can
-// trail the client by a moment) and returns the log; after 5 s it returns the
-// log as it is, for the caller's check to fail on.
+// trail the client by a moment, longer on a loaded machine) and returns the log;
+// after a minute it returns the log as it is, for the caller's check to fail on.
 func (x *emu) requestsUntil(ok func([]graphtest.RequestRecord) bool) []graphtest.RequestRecord {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		rs := x.e.Requests()
 		if ok(rs) || time.Now().After(deadline) {

@@ -12,7 +12,7 @@ import (
 // waitInFlight polls until upn has n requests in flight.
 func waitInFlight(t *testing.T, e *Emulator, upn string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for e.Stats()[upn].InFlight != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("in flight %d, want %d", e.Stats()[upn].InFlight, n)
