@@ -106,14 +106,19 @@ func TestRetryBounds(t *testing.T) {
 		}
 	})
 	t.Run("context cancelled while waiting", func(t *testing.T) {
+		// The deadline must pass during the wait, not during the first request: a loaded
+		// machine can take more than 50 ms to answer it, and then nothing was throttled yet.
 		fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Retry-After", "60")
 			writeGraphError(w, 429, "ApplicationThrottled", "over")
 		})
 		c := newTestClient(t, fs, nil, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_, err := c.ListDrafts(ctx)
+		if fs.hits.Load() == 0 {
+			t.Fatalf("no request reached the server within 2 s: %v", err)
+		}
 		if !errors.Is(err, context.DeadlineExceeded) || !IsThrottled(err) {
 			t.Fatalf("err = %v", err)
 		}
