@@ -215,6 +215,7 @@ func TestEdgeTransientFaults(t *testing.T) {
 	h.must("cp", big, filepath.Join(dir, "big.bin"))
 	h.wantAttachments(id, map[string][]byte{"small.bin": smallData, "big.bin": bigData})
 	hit := 0
+	h.waitIdle() // every request answered is logged
 	for _, r := range e.Requests() {
 		if r.Fault != "" {
 			hit++

@@ -52,7 +52,12 @@ func writes(recs []graphtest.RequestRecord) (posts, puts, deletes int) {
 	return
 }
 
+// requestsSince returns the requests logged after the first n, once the emulator serves none:
+// it logs a request only once it has answered it, so a count taken while one is still being
+// logged could miss it.
 func (h *harness) requestsSince(n int) []graphtest.RequestRecord {
+	h.t.Helper()
+	h.waitIdle()
 	return h.srv.Emulator.Requests()[n:]
 }
 
