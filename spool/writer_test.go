@@ -280,7 +280,10 @@ func TestAbandonedFilesExpire(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openT(t, Options{Dir: dir, AbandonedTTL: 50 * time.Millisecond})
+	// Long enough that the check below runs before the file may expire (the janitor may
+	// expire it AbandonedTTL after the reopen: 50 ms was less than a loaded machine can take
+	// between Open and Get), short enough not to slow the test much.
+	s = openT(t, Options{Dir: dir, AbandonedTTL: 3 * time.Second})
 	if m, ok := s.Get(w.ID()); !ok || !m.Abandoned {
 		t.Fatalf("not abandoned after reopen: %+v", m)
 	}
