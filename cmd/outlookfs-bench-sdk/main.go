@@ -158,4 +158,3 @@ func medianInt(xs []int) int {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
-

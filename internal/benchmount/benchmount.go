@@ -32,6 +32,9 @@ type Mount struct {
 	sampled      chan struct{}
 	mu           sync.Mutex
 	peakAnon     int64
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start runs `bin mount` with its XDG directories (spool, cache) and mountpoint under home,
@@ -81,8 +84,13 @@ func (m *Mount) Pid() int { return m.cmd.Process.Pid }
 func (m *Mount) Logs() string { return m.logs.String() }
 
 // Stop unmounts with SIGTERM and waits for the process to exit; after a minute it detaches
-// the mount and kills the process.
+// the mount and kills the process. Calls after the first return the first's result.
 func (m *Mount) Stop() error {
+	m.stopOnce.Do(func() { m.stopErr = m.stop() })
+	return m.stopErr
+}
+
+func (m *Mount) stop() error {
 	m.StopSampling()
 	m.cmd.Process.Signal(syscall.SIGTERM)
 	var err error
