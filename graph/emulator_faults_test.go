@@ -362,3 +362,94 @@ func (x *emu) assertNoSecrets(t *testing.T) {
 		t.Fatalf("a log line mentions a bearer token:\n%s", logs)
 	}
 }
+
+// TestStatusGETIsAdvice runs the upload paths against each answer an upload host may give to
+// GET {uploadUrl}, which Outlook does not document: 200 with where the session stands, or 404
+// or 405 to every such GET. A failed PUT must then be resolved by sending the range again,
+// never by a permanent failure nor a new session from byte 0, and a final range that landed
+// without an answer must come back as ErrUploadOutcomeUnknown, attached once.
+func TestStatusGETIsAdvice(t *testing.T) {
+	const big = 2*MaxRangeSize + 1000 // three PUTs
+	put := func(f graphtest.Fault) graphtest.Fault { f.Host, f.Method = "upload", "PUT"; return f }
+	tests := []struct {
+		name        string
+		fault       graphtest.Fault
+		wantUnknown bool // the final range landed unanswered
+	}{
+		{"503 on a middle PUT", put(graphtest.Fault{Nth: 2, Status: 503}), false},
+		{"500 on a middle PUT", put(graphtest.Fault{Nth: 2, Status: 500}), false},
+		{"cut mid-PUT", put(graphtest.Fault{Nth: 2, Cut: true, CutAfter: 100000}), false},
+		{"apply then 500 on a middle PUT", put(graphtest.Fault{Nth: 2, ApplyThenFail: true, Status: 500}), false},
+		{"apply then cut on the first PUT", put(graphtest.Fault{Nth: 1, ApplyThenFail: true, Cut: true}), false},
+		{"apply then cut on the final PUT", put(graphtest.Fault{Nth: 3, ApplyThenFail: true, Cut: true}), true},
+		{"504 on the final PUT before apply", put(graphtest.Fault{Nth: 3, Status: 504}), false},
+	}
+	for _, status := range []int{http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("GET %d/%s", status, tt.name), func(t *testing.T) {
+				x := startEmu(t, graphtest.Options{StatusGET: status}, nil)
+				x.e.Inject(tt.fault)
+				item := ItemRef{ID: x.mb.AddDraft("advice")}
+				data := testData(big)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				id, err := x.c.Upload(ctx, item, NewAttachment{Name: "f.bin", Size: big}, bytes.NewReader(data), UploadOptions{})
+				switch {
+				case tt.wantUnknown && !errors.Is(err, ErrUploadOutcomeUnknown):
+					t.Fatalf("err = %v, want ErrUploadOutcomeUnknown", err)
+				case !tt.wantUnknown && err != nil:
+					t.Fatalf("upload: %v", err)
+				}
+				atts := x.mb.Attachments(item.ID)
+				if len(atts) != 1 {
+					t.Fatalf("%d attachments, want 1", len(atts))
+				}
+				if id == "" {
+					id = atts[0].ID
+				}
+				if b, err := fetch(x.c, item, id); err != nil || !bytes.Equal(b, data) {
+					t.Fatalf("content differs: %d bytes back of %d (%v)", len(b), big, err)
+				}
+				rs := x.requestsUntil(func(rs []graphtest.RequestRecord) bool {
+					return slices.ContainsFunc(rs, func(r graphtest.RequestRecord) bool { return r.Fault != "" })
+				})
+				sessions := 0
+				for _, r := range rs {
+					if strings.HasSuffix(r.Path, "/createUploadSession") {
+						sessions++
+					}
+				}
+				if sessions != 1 {
+					t.Errorf("%d upload sessions, want 1 (a failed PUT restarted the upload)", sessions)
+				}
+				x.assertNoSecrets(t)
+			})
+		}
+	}
+}
+
+// TestUploadStatusErrors pins what UploadStatus says for each answer to its GET.
+func TestUploadStatusErrors(t *testing.T) {
+	for _, tt := range []struct {
+		status      int
+		gone, unkwn bool
+	}{
+		{http.StatusOK, false, false},
+		{http.StatusNotFound, true, false},
+		{http.StatusMethodNotAllowed, false, true},
+	} {
+		x := startEmu(t, graphtest.Options{StatusGET: tt.status}, nil)
+		item := ItemRef{ID: x.mb.AddDraft("status")}
+		s, err := x.c.CreateUploadSession(context.Background(), item, NewAttachment{Name: "s", Size: MaxRangeSize + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := x.c.UploadStatus(context.Background(), s)
+		if errors.Is(err, ErrUploadSessionGone) != tt.gone || errors.Is(err, ErrUploadStatusUnknown) != tt.unkwn {
+			t.Errorf("GET %d: status %+v, err %v", tt.status, st, err)
+		}
+		if tt.status == http.StatusOK && (err != nil || st.Next != 0) {
+			t.Errorf("GET 200: status %+v, err %v", st, err)
+		}
+	}
+}

@@ -130,6 +130,12 @@ var ErrUploadOutcomeUnknown = errors.New("graph: upload outcome unknown: the fin
 // IsNotFound holds too. Start again with a new session.
 var ErrUploadSessionGone = errors.New("graph: upload session expired or cancelled")
 
+// ErrUploadStatusUnknown: the upload host would not say where a session stands.
+// Outlook documents no status GET on an upload URL (only OneDrive does): it may answer
+// 405, 400 or an unreadable body. The session may still be alive; a PUT of the range the
+// caller was sending tells (a 416 or the next answer says where it stands).
+var ErrUploadStatusUnknown = errors.New("graph: the upload host did not say where the session stands")
+
 // NetError is a transport failure (connection refused or cut, timeout).
 // Its text never includes a URL's query.
 type NetError struct {

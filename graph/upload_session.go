@@ -99,9 +99,14 @@ func (c *Client) checkUploadURL(raw string) error {
 //
 // Failures that may or may not have been applied (a cut connection, a 5xx, an
 // "invalid range") are resolved by asking the session where it stands
-// (UploadStatus): a range it already has is not sent again. If the session is
-// gone after the final range may have been applied, the error wraps
-// ErrUploadOutcomeUnknown; a session gone otherwise wraps ErrUploadSessionGone.
+// (UploadStatus): a range it already has is not sent again. That GET is only
+// advice (Outlook does not document it): when it fails or says the session is
+// gone, the range is sent again and the PUT's own answer decides - a 416 to a
+// range sent again after an ambiguous failure means the earlier try landed, a
+// 404 that the session is gone. If the session is gone after the final range may
+// have been applied, the error wraps ErrUploadOutcomeUnknown; a session gone, or
+// one whose position cannot be learned, otherwise wraps ErrUploadSessionGone
+// (start a new session).
 func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data []byte, total int64) (PutResult, error) {
 	const op = "upload range"
 	n := int64(len(data))
@@ -136,13 +141,24 @@ func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data 
 			// may have landed): go on from where it stands.
 			apiErr := c.apiError(r, resp)
 			st, err := c.UploadStatus(ctx, s)
-			if err != nil {
+			switch {
+			case err == nil && st.Next == off:
+				return PutResult{}, apiErr
+			case err == nil:
+				return st, nil
+			case ctx.Err() != nil || IsTransient(err):
 				return PutResult{}, c.lostFinal(err, final && ambiguous)
 			}
-			if st.Next == off {
-				return PutResult{}, apiErr
+			// The status GET is no help: the 416 alone must tell.
+			if next, ok := nextFromBody(resp.body); ok && next != off {
+				return PutResult{Next: next, Expires: s.Expires}, nil
 			}
-			return st, nil
+			if ambiguous && !final {
+				// Ranges go in order and are stored whole: refusing the range sent again
+				// means the earlier try of it landed.
+				return PutResult{Next: off + n, Expires: s.Expires}, nil
+			}
+			return PutResult{}, fmt.Errorf("%w: where it stands is unknown (%w; status: %w)", ErrUploadSessionGone, apiErr, err)
 		case resp.status == http.StatusNotFound || resp.status == http.StatusUnauthorized:
 			// 401: the URL's own authtoken has expired (no Authorization is sent here, so
 			// it is never about the user's sign-in): the session is as gone as after a 404.
@@ -168,18 +184,47 @@ func (c *Client) PutRange(ctx context.Context, s UploadSession, off int64, data 
 			// Also when out of attempts: the caller must learn whether the
 			// range (above all the final one) landed, not just that it failed.
 			st, err := c.UploadStatus(ctx, s)
-			if err != nil {
-				return PutResult{}, c.lostFinal(err, final)
-			}
-			if st.Next != off {
+			switch {
+			case err == nil && st.Next != off:
 				return st, nil
-			}
-			if werr != nil {
+			case err == nil:
+				if werr != nil {
+					return PutResult{}, giveUp(failure, werr)
+				}
+				ambiguous = false // the range did not land: send it again
+			case ctx.Err() != nil || IsTransient(err):
+				return PutResult{}, c.lostFinal(err, final)
+			case werr != nil:
+				// Out of attempts and the session will not say whether the range landed.
+				if final {
+					return PutResult{}, fmt.Errorf("%w (%w)", ErrUploadOutcomeUnknown, giveUp(failure, werr))
+				}
 				return PutResult{}, giveUp(failure, werr)
+			default:
+				// The status GET is no help (unknown, or a 404 that only the PUT can
+				// confirm): send the range again; its answer tells where the session
+				// stands. ambiguous stays set: a 416 now means the earlier try landed.
+				c.log.Debug("graph: the upload host did not say where the session stands; sending the range again",
+					"offset", off, "error", err.Error())
 			}
-			ambiguous = false // the range did not land: send it again
 		}
 	}
+}
+
+// nextFromBody reads nextExpectedRanges from an upload host's answer, if it has one
+// (OneDrive's 416 carries it; Outlook's is not documented).
+func nextFromBody(body []byte) (int64, bool) {
+	var v sessionJSON
+	if len(body) == 0 || json.Unmarshal(body, &v) != nil {
+		var wrapped struct {
+			Error sessionJSON `json:"error"`
+		}
+		if json.Unmarshal(body, &wrapped) != nil {
+			return 0, false
+		}
+		v = wrapped.Error
+	}
+	return parseNextExpectedRanges(v.NextExpectedRanges)
 }
 
 // lostFinal turns "the session is gone" into ErrUploadOutcomeUnknown when the
@@ -215,27 +260,35 @@ func (c *Client) putAnswer(resp *response, s UploadSession, sent int64, final bo
 	return res, nil
 }
 
-// UploadStatus asks the upload session where it stands (GET on its URL). A
-// session that expired, was cancelled or completed gives an error wrapping
-// ErrUploadSessionGone (and the *Error: IsNotFound after a 404; a 401, whose
-// URL's authtoken expired, is reported the same way).
+// UploadStatus asks the upload session where it stands (GET on its URL). Outlook
+// does not document this GET (OneDrive does), so its answer is advice, never the
+// last word:
+//   - a 404 or 401 gives an error wrapping ErrUploadSessionGone (and the *Error:
+//     IsNotFound holds after a 404): the session expired, was cancelled or completed,
+//     or the host does not serve the GET; a PUT's 404 is the one to trust;
+//   - any other refusal (405, 400...) or an answer without the expected range gives
+//     an error wrapping ErrUploadStatusUnknown;
+//   - throttling, 5xx and network errors are retried, then returned as they are.
 func (c *Client) UploadStatus(ctx context.Context, s UploadSession) (PutResult, error) {
 	const op = "upload status"
 	r := &request{op: op, method: http.MethodGet, url: s.URL, upload: true, idempotent: true}
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		if IsNotFound(err) || IsUnauthorized(err) { // 401: the URL's authtoken expired
+		switch {
+		case IsNotFound(err) || IsUnauthorized(err): // 401: the URL's authtoken expired
 			return PutResult{}, fmt.Errorf("%w: %w", ErrUploadSessionGone, err)
+		case ctx.Err() != nil || IsTransient(err):
+			return PutResult{}, err
 		}
-		return PutResult{}, err
+		return PutResult{}, fmt.Errorf("%w: %w", ErrUploadStatusUnknown, err)
 	}
 	var v sessionJSON
 	if err := decodeJSON(resp, op, &v); err != nil {
-		return PutResult{}, err
+		return PutResult{}, fmt.Errorf("%w: %w", ErrUploadStatusUnknown, err)
 	}
 	next, ok := parseNextExpectedRanges(v.NextExpectedRanges)
 	if !ok {
-		return PutResult{}, fmt.Errorf("graph: %s: the session did not say which range it expects", op)
+		return PutResult{}, fmt.Errorf("graph: %s: the session did not say which range it expects: %w", op, ErrUploadStatusUnknown)
 	}
 	res := PutResult{Next: next, Expires: v.ExpirationDateTime.Time}
 	if res.Expires.IsZero() {

@@ -191,6 +191,19 @@ func (s *Spool) uploadLarge(ctx context.Context, e *entry, gen int, r record) er
 			}
 		case graph.IsNotFound(err) || errors.Is(err, graph.ErrUploadSessionGone):
 			// Completed (by a final PUT whose answer we lost) or expired.
+		case errors.Is(err, graph.ErrUploadStatusUnknown):
+			// The upload host does not serve the status GET (Outlook does not document
+			// it): go on from the offset recorded last; the PUT's answer tells where the
+			// session stands (or that it is gone). A final range sent before may have
+			// landed: look for it first, before markFinal records the namesakes anew.
+			if r.Final {
+				if id, ok, err := s.findOurs(ctx, r); err != nil || ok {
+					return s.attachedOr(ctx, e, gen, r.Item, id, err)
+				}
+			}
+			s.log.Debug("the upload host did not say where the session stands; resuming from the offset recorded last",
+				"id", e.id, "offset", r.Confirmed)
+			next = r.Confirmed
 		default:
 			return err
 		}

@@ -27,6 +27,7 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.so.CAFile, "ca-file", "", "where to write the CA certificate (default: a temporary file)")
 	fl.Int64Var(&f.opts.MessageSizeLimit, "message-size-limit", 35<<20, "mailbox message size limit in bytes (Exchange default 35 MB)")
 	fl.DurationVar(&f.opts.SessionLifetime, "session-lifetime", 15*time.Minute, "lifetime of an upload session")
+	fl.IntVar(&f.opts.StatusGET, "status-get", 200, "answer to GET on an upload URL (a status request Outlook does not document): 200, 404 or 405")
 	fl.BoolVar(&f.pascal, "pascal-case", false, "spell the upload host's JSON keys in PascalCase (as the China cloud does)")
 	fl.Int64Var(&f.opts.RequestLimit, "request-limit", 4<<20, "largest Graph request body accepted")
 	fl.IntVar(&f.opts.MaxConcurrent, "max-concurrent", 4, "requests in flight per mailbox before 429 (negative: unlimited)")
@@ -44,6 +45,11 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 func (f *emulatorFlags) start() (*graphtest.Server, *graphtest.IdP, *graphtest.Mailbox, error) {
 	if f.pascal {
 		f.opts.KeySpelling = graphtest.PascalCase
+	}
+	switch f.opts.StatusGET {
+	case 200, 404, 405:
+	default:
+		return nil, nil, nil, fmt.Errorf("--status-get %d: want 200, 404 or 405", f.opts.StatusGET)
 	}
 	f.so.IdP = graphtest.IdPOptions{User: graphtest.DemoUPN, TokenTTL: f.tokenTTL, DevicePendingPolls: f.devicePolls}
 	if f.devicePolls < 0 {

@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type Options struct {
 	// InvalidAuthenticationToken (the upload URL's authtoken has expired; Outlook
 	// documents neither).
 	ExpiredSessionStatus int
+	// StatusGET is how the upload host answers GET {uploadUrl}, a status request that
+	// only OneDrive documents: 200 with where the session stands (the default, as every
+	// official SDK assumes), or 404 / 405 for every such GET (what Outlook may answer).
+	StatusGET int
 
 	// RequestLimit is the largest Graph request body accepted. Default 4 MiB.
 	RequestLimit int64
@@ -127,6 +132,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExpiredSessionStatus == 0 {
 		o.ExpiredSessionStatus = 404
+	}
+	if o.StatusGET == 0 {
+		o.StatusGET = http.StatusOK
 	}
 	if o.TooSmallStatus == 0 {
 		o.TooSmallStatus = 400

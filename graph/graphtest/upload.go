@@ -158,6 +158,15 @@ func (e *Emulator) handleUpload(c *call) {
 	case http.MethodPut:
 		e.putRange(c, s)
 	case http.MethodGet:
+		switch e.opts.StatusGET {
+		case http.StatusNotFound:
+			uploadNotFound(c)
+			return
+		case http.StatusMethodNotAllowed:
+			c.w.Header().Set("Allow", "PUT, DELETE")
+			writeError(c.w, c.r, http.StatusMethodNotAllowed, codeUploadInvalidRequest, "The HTTP method 'GET' is not supported.")
+			return
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !e.sessionLive(s) {
