@@ -23,7 +23,7 @@ import (
 
 	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
-	"github.com/outlookfs/outlookfs/internal/benchmount"
+	"github.com/outlookfs/outlookfs/cmd/internal/benchmount"
 )
 
 func main() {
