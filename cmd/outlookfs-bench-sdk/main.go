@@ -20,9 +20,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/outlookfs/outlookfs/cmd/internal/benchmount"
 	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
-	"github.com/outlookfs/outlookfs/cmd/internal/benchmount"
 )
 
 func main() {

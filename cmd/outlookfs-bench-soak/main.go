@@ -21,9 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/outlookfs/outlookfs/cmd/internal/benchmount"
 	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
-	"github.com/outlookfs/outlookfs/cmd/internal/benchmount"
 )
 
 func main() {
