@@ -40,12 +40,42 @@ func TestEmulatorGuesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("request limit answered 400", func(t *testing.T) {
-		x := startEmu(t, graphtest.Options{RequestLimitDecoded: true, RequestLimitStatus: 400}, nil)
-		_, err := x.uploadAndCheck(t, MinUploadSessionSize-1, UploadOptions{})
-		var ge *Error
-		if !IsTooLarge(err) || !errors.As(err, &ge) || ge.Status != 400 {
-			t.Fatalf("err = %v", err)
+	// Every answer Graph has been seen to give a body over its limit is "too large": never
+	// transient, never sent again.
+	for _, tc := range []struct {
+		name string
+		opts graphtest.Options
+	}{
+		{"400 Maximum request length exceeded", graphtest.Options{RequestLimitStatus: 400}},
+		{"400 The maximum request length supported is 4MB", graphtest.Options{RequestLimitStatus: 400, RequestLimitMessage: "The maximum request length supported is 4MB."}},
+		{"413", graphtest.Options{RequestLimitStatus: 413}},
+		{"empty 500", graphtest.Options{RequestLimitStatus: 500}},
+	} {
+		t.Run("request limit answered "+tc.name, func(t *testing.T) {
+			tc.opts.RequestLimitDecoded = true
+			x := startEmu(t, tc.opts, nil)
+			_, err := x.uploadAndCheck(t, MinUploadSessionSize-1, UploadOptions{})
+			var ge *Error
+			if !IsTooLarge(err) || IsTransient(err) || !errors.As(err, &ge) || ge.Status != tc.opts.RequestLimitStatus {
+				t.Fatalf("err = %v (too large %v, transient %v)", err, IsTooLarge(err), IsTransient(err))
+			}
+			posts := 0
+			for _, r := range x.requestsUntil(func(rs []graphtest.RequestRecord) bool { return len(rs) > 0 }) {
+				if r.Method == "POST" && strings.HasSuffix(r.Path, "/attachments") {
+					posts++
+				}
+			}
+			if posts != 1 {
+				t.Fatalf("%d POSTs, want 1: a body over the limit was sent again", posts)
+			}
+		})
+	}
+	t.Run("a 500 to a small body stays a server fault", func(t *testing.T) {
+		x := startEmu(t, graphtest.Options{}, nil)
+		x.e.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", Status: 500, Message: " "})
+		_, err := x.uploadAndCheck(t, 1000, UploadOptions{})
+		if IsTooLarge(err) {
+			t.Fatalf("err = %v: a small body's 500 taken as too large", err)
 		}
 	})
 	t.Run("session for under 3 MiB refused", func(t *testing.T) {

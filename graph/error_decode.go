@@ -2,6 +2,8 @@ package graph
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -53,8 +55,18 @@ func (c *Client) apiError(r *request, resp *response) *Error {
 	if ra, ok := parseRetryAfter(resp.header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = ra
 	}
+	if resp.status == http.StatusInternalServerError && len(resp.body) == 0 && len(r.body) >= largeRequestBody {
+		// Seen from Graph for a body over its request size limit: a 500 and nothing else.
+		// Sending the same body again cannot help.
+		e.Code = CodeRequestTooLarge
+		e.Message = fmt.Sprintf("an empty answer to a %d-byte request body, taken as over Graph's request size limit", len(r.body))
+	}
 	return e
 }
+
+// largeRequestBody: a request body this large (bytes on the wire) that is answered by an
+// empty 500 is taken as over Graph's request size limit (about 4 MB), not as a server fault.
+const largeRequestBody = 3_000_000
 
 func looksLikeText(ct string) bool {
 	return strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json")

@@ -44,9 +44,12 @@ const (
 	CodeQuotaExceeded       = "ErrorQuotaExceeded"
 	CodeTooSmall            = "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize"
 	CodeThrottled           = "ApplicationThrottled"
-	CodeInvalidRange        = "invalidRange"
-	CodeInvalidRequest      = "invalidRequest"
-	CodeUploadNotFound      = "itemNotFound"
+	// CodeRequestTooLarge marks an empty 500 to a large request body (Graph's answer to a body over
+	// its size limit, seen): the client sets it, Graph does not send it.
+	CodeRequestTooLarge = "outlookfs.RequestTooLarge"
+	CodeInvalidRange    = "invalidRange"
+	CodeInvalidRequest  = "invalidRequest"
+	CodeUploadNotFound  = "itemNotFound"
 )
 
 func asError(err error) (*Error, bool) {
@@ -75,9 +78,10 @@ func IsTooLarge(err error) bool {
 		return errors.Is(err, ErrTooLarge)
 	}
 	return e.Status == http.StatusRequestEntityTooLarge || e.Code == CodeMessageSizeExceeded ||
-		e.Code == CodeTooSmall ||
-		// IIS's answer to a body over its limit: 400 BadRequest "Maximum request length exceeded."
-		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length exceeded"))
+		e.Code == CodeTooSmall || e.Code == CodeRequestTooLarge ||
+		// Answers seen to a body over the limit: 400 BadRequest "Maximum request length
+		// exceeded." (IIS) and 400 "The maximum request length supported is 4MB."
+		(e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "maximum request length"))
 }
 
 // IsQuotaExceeded: the mailbox is full (ErrorQuotaExceeded, whatever the status: Graph does not
@@ -107,7 +111,9 @@ func IsTransient(err error) bool {
 	}
 	if e, ok := asError(err); ok {
 		// A full mailbox (even under a 5xx such as 507) stays full until someone deletes mail.
-		return (e.Status == http.StatusTooManyRequests || e.Status >= 500) && e.Code != CodeQuotaExceeded
+		// Nor does a body over the request size limit get smaller (an empty 500, see apiError).
+		return (e.Status == http.StatusTooManyRequests || e.Status >= 500) && e.Code != CodeQuotaExceeded &&
+			e.Code != CodeRequestTooLarge
 	}
 	var ne *NetError
 	return errors.As(err, &ne)

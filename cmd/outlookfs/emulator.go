@@ -30,6 +30,7 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 	fl.IntVar(&f.opts.StatusGET, "status-get", 200, "answer to GET on an upload URL (a status request Outlook does not document): 200, 404 or 405")
 	fl.BoolVar(&f.pascal, "pascal-case", false, "spell the upload host's JSON keys in PascalCase (as the China cloud does)")
 	fl.Int64Var(&f.opts.RequestLimit, "request-limit", 4<<20, "largest Graph request body accepted")
+	fl.IntVar(&f.opts.RequestLimitStatus, "request-limit-status", 400, "answer to a body over --request-limit: 400 (Maximum request length exceeded), 413, or 500 with an empty body")
 	fl.IntVar(&f.opts.MaxConcurrent, "max-concurrent", 4, "requests in flight per mailbox before 429 (negative: unlimited)")
 	fl.StringVar(&f.opts.RetryAfter, "retry-after", "1", "Retry-After value sent with 429s (seconds, fractional seconds or an HTTP date)")
 	fl.Int64Var(&f.opts.VolumeLimit, "volume-limit", 0, "bytes uploaded per mailbox per 5 minutes before 429 (Graph: 150 MB; 0 = off)")
@@ -45,6 +46,11 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 func (f *emulatorFlags) start() (*graphtest.Server, *graphtest.IdP, *graphtest.Mailbox, error) {
 	if f.pascal {
 		f.opts.KeySpelling = graphtest.PascalCase
+	}
+	switch f.opts.RequestLimitStatus {
+	case 400, 413, 500:
+	default:
+		return nil, nil, nil, fmt.Errorf("--request-limit-status %d: want 400, 413 or 500", f.opts.RequestLimitStatus)
 	}
 	switch f.opts.StatusGET {
 	case 200, 404, 405:

@@ -233,10 +233,12 @@ func TestRequestSizeLimit(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"plain over limit: 413", Options{}, body, plain, 413, "RequestEntityTooLarge"},
-		{"plain over limit: 400 setting", Options{RequestLimitStatus: 400}, body, plain, 400, "BadRequest"},
+		{"plain over limit: 400 by default", Options{}, body, plain, 400, "BadRequest"},
+		{"plain over limit: 413 setting", Options{RequestLimitStatus: 413}, body, plain, 413, "RequestEntityTooLarge"},
+		{"plain over limit: empty 500 setting", Options{RequestLimitStatus: 500}, body, plain, 500, "-"},
+		{"plain over limit: the 4MB message", Options{RequestLimitMessage: "The maximum request length supported is 4MB."}, body, plain, 400, "BadRequest"},
 		{"gzip under limit on the wire", Options{}, gz, zipped, 201, ""},
-		{"gzip counted decoded", Options{RequestLimitDecoded: true}, gz, zipped, 413, "RequestEntityTooLarge"},
+		{"gzip counted decoded", Options{RequestLimitDecoded: true}, gz, zipped, 400, "BadRequest"},
 		{"plain with a larger limit", Options{RequestLimit: 8 << 20}, body, plain, 201, ""},
 	}
 	for _, tc := range tests {
@@ -248,8 +250,14 @@ func TestRequestSizeLimit(t *testing.T) {
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %.200s", r.status, tc.status, r.body)
 			}
+			if tc.code == "-" {
+				if len(r.body) != 0 {
+					t.Fatalf("answer %q, want an empty body", r.body)
+				}
+				return
+			}
 			if tc.code != "" {
-				if r.code(t) != tc.code || !strings.Contains(string(r.body), "Maximum request length exceeded") {
+				if r.code(t) != tc.code || !strings.Contains(strings.ToLower(string(r.body)), "maximum request length") {
 					t.Fatalf("answer %s", r.body)
 				}
 				return

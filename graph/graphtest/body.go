@@ -76,9 +76,13 @@ func (c *call) readJSON(v any) bool {
 // tooLarge answers a body over the request-size limit.
 func (c *call) tooLarge() {
 	status := c.e.opts.RequestLimitStatus
-	code := codeTooLarge
-	if status == http.StatusBadRequest {
-		code = codeBadRequest
+	switch status {
+	case http.StatusInternalServerError: // an empty 500, as seen from Graph
+		c.w.Header().Set("Content-Length", "0")
+		c.w.WriteHeader(status)
+	case http.StatusBadRequest:
+		writeError(c.w, c.r, status, codeBadRequest, c.e.opts.RequestLimitMessage)
+	default:
+		writeError(c.w, c.r, status, codeTooLarge, c.e.opts.RequestLimitMessage)
 	}
-	writeError(c.w, c.r, status, code, msgMaxRequestLength)
 }

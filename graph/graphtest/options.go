@@ -46,9 +46,13 @@ type Options struct {
 	// RequestLimitDecoded counts the decompressed body of a gzip'ed request
 	// against RequestLimit instead of the bytes on the wire (the default).
 	RequestLimitDecoded bool
-	// RequestLimitStatus is the answer to a body over RequestLimit: 413 (the
-	// default) or 400 (BadRequest "Maximum request length exceeded").
+	// RequestLimitStatus is the answer to a body over RequestLimit, as Graph has been seen
+	// to answer: 400 BadRequest with RequestLimitMessage (the default), 413
+	// RequestEntityTooLarge, or 500 with an empty body.
 	RequestLimitStatus int
+	// RequestLimitMessage is the message of that 400 (and 413): default "Maximum request
+	// length exceeded." (IIS); Graph also says "The maximum request length supported is 4MB.".
+	RequestLimitMessage string
 
 	// TooSmallStatus answers createUploadSession for a size under 3 MiB
 	// (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize). Default 400.
@@ -128,7 +132,10 @@ func (o Options) withDefaults() Options {
 		o.RequestLimit = 4 << 20
 	}
 	if o.RequestLimitStatus == 0 {
-		o.RequestLimitStatus = 413
+		o.RequestLimitStatus = http.StatusBadRequest
+	}
+	if o.RequestLimitMessage == "" {
+		o.RequestLimitMessage = msgMaxRequestLength
 	}
 	if o.ExpiredSessionStatus == 0 {
 		o.ExpiredSessionStatus = 404
