@@ -2,7 +2,9 @@ package graphtest
 
 import (
 	"encoding/base64"
+	"mime"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -192,7 +194,18 @@ func (e *Emulator) postAttachment(c *call, kind, id string) {
 			writeError(c.w, c.r, http.StatusBadRequest, codeBadRequest, "The property 'contentBytes' is not valid base64.")
 			return
 		}
-		a = &StoredAttachment{Kind: attFile, Name: name, ContentType: in.ContentType, Data: data,
+		if len(data) >= minUploadSize {
+			// "To attach a file that's smaller than 3 MB, do a POST" (3 MB being 3 MiB, as in the
+			// upload session's own minimum): a larger one is refused as a body over the request
+			// limit, which its base64 is on Graph.
+			c.tooLarge()
+			return
+		}
+		ct := in.ContentType
+		if ct == "" {
+			ct = contentTypeOf(name) // Graph fills it in from the name
+		}
+		a = &StoredAttachment{Kind: attFile, Name: name, ContentType: ct, Data: data,
 			IsInline: in.IsInline, ContentID: in.ContentID}
 	case "microsoft.graph.itemattachment":
 		if in.Item == nil {
@@ -246,4 +259,13 @@ func (e *Emulator) deleteAttachment(c *call, kind, id, aid string) {
 func (e *Emulator) sizeExceeded(c *call) {
 	writeError(c.w, c.r, e.opts.MessageSizeExceededStatus, codeSizeExceeded,
 		"The message exceeds the maximum supported size.")
+}
+
+// contentTypeOf is the content type Graph gives a file attachment posted without one: the
+// name's extension's type, else application/octet-stream.
+func contentTypeOf(name string) string {
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }

@@ -283,3 +283,54 @@ func TestPostOverMessageSizeLimit(t *testing.T) {
 		t.Fatalf("at the limit: %d %s", r.status, r.body)
 	}
 }
+
+// TestPostFileAttachmentLimits: a POST carries a file under 3 MiB only (larger ones go by
+// upload session), even gzip'ed under the request limit; a POST without contentType gets one
+// from the name, as Graph fills it in.
+func TestPostFileAttachmentLimits(t *testing.T) {
+	zipped := map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}
+	tests := []struct {
+		name     string
+		size     int
+		status   int
+		wantType string
+	}{
+		{"just under 3 MiB", 3<<20 - 1, 201, "application/octet-stream"},
+		{"3 MiB", 3 << 20, 400, ""},
+		{"3.5 MiB", 3<<20 + 1<<19, 400, ""},
+		{"20 MiB", 20 << 20, 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := StartT(t, Options{MessageSizeLimit: 150 << 20})
+			m := s.Emulator.AddMailbox("a@outlookfs.test")
+			draft := m.AddDraft("d")
+			body, _ := json.Marshal(fileAttachmentBody("f.bin", make([]byte, tc.size))) // zeros: gzip to little
+			r := newRaw(t, s, m.Token()).do("POST", "/me/messages/"+draft+"/attachments", gzipBytes(t, body), zipped)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %.200s", r.status, tc.status, r.body)
+			}
+			if n := len(m.Attachments(draft)); (n == 1) != (tc.status == 201) {
+				t.Fatalf("%d attachments after %d", n, r.status)
+			}
+		})
+	}
+	t.Run("contentType from the name", func(t *testing.T) {
+		s := StartT(t, Options{})
+		m := s.Emulator.AddMailbox("a@outlookfs.test")
+		draft := m.AddDraft("d")
+		for name, want := range map[string]string{"report.pdf": "application/pdf", "photo.png": "image/png", "data.zzzunknown": "application/octet-stream"} {
+			b := fileAttachmentBody(name, []byte("x"))
+			delete(b, "contentType")
+			body, _ := json.Marshal(b)
+			r := newRaw(t, s, m.Token()).do("POST", "/me/messages/"+draft+"/attachments", body, map[string]string{"Content-Type": "application/json"})
+			if r.status != 201 {
+				t.Fatalf("%s: status %d %s", name, r.status, r.body)
+			}
+			var got struct{ ContentType string }
+			if err := json.Unmarshal(r.body, &got); err != nil || got.ContentType != want {
+				t.Errorf("%s: contentType %q, want %q (%v)", name, got.ContentType, want, err)
+			}
+		}
+	})
+}
