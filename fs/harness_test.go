@@ -50,6 +50,7 @@ type harnessOptions struct {
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64
+	spoolMax    int64 // the spool's size limit (0: none)
 }
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
@@ -75,7 +76,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log})
+	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax})
 	if err != nil {
 		t.Fatal(err)
 	}
