@@ -55,7 +55,7 @@ const preferredIOSize = 1 << 20
 
 // handle is a file handle: go-fuse needs a real one for Release to come.
 type handle struct {
-	write  bool
+	write  bool    // opened for writing, or created the file: its close commits (and uploads) what changed
 	stream *stream // sequential reads of an attachment, straight from its download
 }
 

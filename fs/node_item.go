@@ -316,7 +316,9 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	node.Getattr(ctx, nil, &a)
 	out.Attr = a.Attr
 	ch := n.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
-	return ch, &handle{write: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
+	// The descriptor that created the file is its writer whatever its access mode: a new file
+	// counts as written, and O_CREAT|O_RDONLY (pjdfstest makes its files so) must attach it on close too.
+	return ch, &handle{write: true}, 0, 0
 }
 
 func (n *itemNode) checkWritable(name string) syscall.Errno {
