@@ -76,15 +76,15 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cacheDir := ho.cacheDir
 	if cacheDir == "" {
 		cacheDir = filepath.Join(t.TempDir(), "cache")
 	}
 	cc, err := cache.Open(cache.Options{Dir: cacheDir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax, Content: cc})
 	if err != nil {
 		t.Fatal(err)
 	}

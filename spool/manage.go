@@ -203,12 +203,13 @@ func (s *Spool) cancelSession(item graph.ItemRef, sess *session) {
 	})
 }
 
-// background runs fn in a goroutine with a bounded context; Close waits for it.
-func (s *Spool) background(fn func(ctx context.Context)) {
+// background runs fn in a goroutine with a bounded context; Close waits for it. It says
+// whether fn runs (not once the spool is closing).
+func (s *Spool) background(fn func(ctx context.Context)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
@@ -217,6 +218,7 @@ func (s *Spool) background(fn func(ctx context.Context)) {
 		defer cancel()
 		fn(ctx)
 	}()
+	return true
 }
 
 // enter marks the start of a public operation; Close waits for those in progress.
