@@ -36,6 +36,7 @@ type fileNode struct {
 	active       *spool.File       // the spool file being written, while it is open for writing
 	dirty        bool              // written, truncated or created since the last flush
 	writers      int
+	handles      int  // open descriptors (file handles), for reading or writing
 	gone         bool // unlinked
 	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
 	// ownAtt: att was uploaded by a flush while the file stayed open (dd dup2s its descriptor
@@ -287,6 +288,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		if att != nil && spoolID == "" && kind != kindReference && !n.fs.opts.Cache.Has(att.ID) {
 			h.stream = &stream{fs: n.fs, item: n.item, id: att.ID}
 		}
+		n.mu.Lock()
+		n.handles++
+		n.mu.Unlock()
 		return h, 0, 0
 	}
 	n.mu.Lock()
@@ -302,6 +306,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	n.mu.Lock()
 	n.writers++
+	n.handles++
 	n.mu.Unlock()
 	return h, 0, 0
 }
@@ -593,7 +598,12 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		}
 		return syscall.EFBIG
 	}
-	if f == nil || !dirty {
+	n.mu.Lock()
+	gone := n.gone
+	n.mu.Unlock()
+	if f == nil || !dirty || gone {
+		// Unlinked: its bytes stay for the descriptors still open on it and are never attached
+		// (Release drops them after the last one).
 		n.writeMu.Unlock()
 		return 0
 	}
@@ -715,20 +725,35 @@ func (n *fileNode) settle() {
 // dirty here (a writer that died before its flush) is committed, so nothing written is lost.
 func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	h, ok := fh.(*handle)
-	if ok && h.stream != nil {
-		h.stream.close()
-	}
-	if !ok || !h.write {
+	if !ok {
 		return 0
 	}
-	n.mu.Lock()
-	n.writers--
-	last := n.writers <= 0
-	if last {
-		n.ownAtt = false
+	if h.stream != nil {
+		h.stream.close()
 	}
-	dirty := n.dirty
+	n.mu.Lock()
+	n.handles--
+	// The last descriptor of an unlinked file is closed: its bytes go.
+	var drop *spool.File
+	if n.handles <= 0 && n.gone && n.active != nil {
+		drop, n.active, n.dirty = n.active, nil, false
+	}
+	last, dirty := false, false
+	if h.write {
+		n.writers--
+		last = n.writers <= 0
+		if last {
+			n.ownAtt = false
+		}
+		dirty = n.dirty
+	}
 	n.mu.Unlock()
+	if drop != nil {
+		if err := drop.Abandon(context.WithoutCancel(ctx)); err != nil {
+			n.fs.log.Warn("could not drop the bytes of a file unlinked while open", "name", n.name, "err", err)
+		}
+		return 0
+	}
 	if last && dirty {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -785,5 +810,70 @@ func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, repl
 	if wait {
 		return n.waitUpload(ctx, id)
 	}
+	return 0
+}
+
+// unlink removes the file (the caller checked it may): the attachment it shows, and the one a
+// pending version of it replaces, are deleted, and that version is dropped. Descriptors still
+// open on it keep reading and writing the version being written, if there is one (POSIX: an
+// unlinked file lives on for its open descriptors); it is never attached, and its bytes go when
+// the last descriptor is closed. Without such a version, they read the attachment's bytes from
+// the content cache while it has them, and writes fail with ENOENT.
+func (n *fileNode) unlink(ctx context.Context) syscall.Errno {
+	n.writeMu.Lock() // no write starts a new version meanwhile
+	defer n.writeMu.Unlock()
+	sp := n.fs.opts.Spool
+	n.mu.Lock()
+	item, name, spoolID, wasGone, open := n.item, n.name, n.spoolID, n.gone, n.handles > 0
+	var atts []string // what the name stands for on the server
+	if n.att != nil {
+		atts = append(atts, n.att.ID)
+	}
+	n.gone = true
+	n.mu.Unlock()
+	if spoolID != "" {
+		if m, ok := sp.Get(spoolID); ok {
+			atts = append(atts, m.Replaces, m.AttachmentID) // (attached in the background meanwhile)
+		}
+	}
+	deleted := map[string]bool{"": true}
+	del := func(id string) error {
+		if deleted[id] {
+			return nil
+		}
+		if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, id); err != nil && !graph.IsNotFound(err) {
+			return err
+		}
+		deleted[id] = true
+		// A descriptor still open on the file reads on from the content cache, if it has the bytes.
+		n.fs.unlistAttachment(item, id)
+		if !open {
+			n.fs.forgetContent(id)
+		}
+		return nil
+	}
+	for _, id := range atts {
+		if err := del(id); err != nil {
+			n.fs.log.Error("could not delete an attachment", "name", name, "item", item.String(), "err", err)
+			if !wasGone && len(deleted) == 1 {
+				n.mu.Lock()
+				n.gone = false // nothing deleted: still there
+				n.mu.Unlock()
+			}
+			return toErrno(err)
+		}
+	}
+	if spoolID != "" {
+		m, err := sp.Unlink(ctx, spoolID)
+		if err != nil && !errors.Is(err, spool.ErrNotFound) {
+			n.fs.log.Error("could not cancel a local file", "name", name, "err", err)
+			return toErrno(err)
+		}
+		// Its upload may have ended between the look above and the unlink.
+		if err := del(m.AttachmentID); err != nil {
+			n.fs.log.Error("could not delete the attachment a removed file had just become; delete it by hand", "name", name, "err", err)
+		}
+	}
+	n.fs.itemListing(item.ID).invalidate()
 	return 0
 }

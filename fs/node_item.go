@@ -311,7 +311,7 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	n.fs.itemListing(n.ref.ID).unstore()
 	node := &fileNode{fs: n.fs, item: n.ref, name: name, writableItem: true, kind: kindFile,
 		spoolID: f.ID(), active: f, dirty: true, mode: mode & 0o7777, mtime: n.fs.opts.Now(), size: -1}
-	node.writers = 1
+	node.writers, node.handles = 1, 1
 	var a fuse.AttrOut
 	node.Getattr(ctx, nil, &a)
 	out.Attr = a.Attr
@@ -331,7 +331,7 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 	return 0
 }
 
-// Unlink deletes an attachment, or cancels a local file's upload.
+// Unlink deletes an attachment, or cancels a local file's upload (see fileNode.unlink).
 func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	e, errno := n.file(ctx, name)
 	if errno != 0 {
@@ -344,28 +344,14 @@ func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EACCES
 	}
 	var fn *fileNode
-	wasGone := false
 	if ch := n.GetChild(name); ch != nil {
-		if fn, _ = ch.Operations().(*fileNode); fn != nil {
-			wasGone = fn.markGone()
-		}
+		fn, _ = ch.Operations().(*fileNode)
 	}
-	if e.meta != nil {
-		if err := n.fs.opts.Spool.Remove(ctx, e.meta.ID); err != nil {
-			n.fs.log.Error("could not cancel a local file", "name", name, "err", err)
-			return toErrno(err)
-		}
-		return 0
+	if fn == nil { // the kernel forgot the node: one made from the listing does
+		fn = &fileNode{fs: n.fs, item: n.ref, name: name, size: -1}
+		fn.refresh(e, true)
 	}
-	if err := n.fs.opts.Backend.DeleteAttachment(ctx, n.ref, e.att.ID); err != nil && !graph.IsNotFound(err) {
-		n.fs.log.Error("could not delete an attachment", "name", name, "item", n.ref.String(), "err", err)
-		if fn != nil && !wasGone {
-			fn.unmarkGone() // still attached: still there
-		}
-		return toErrno(err)
-	}
-	n.fs.forgetAttachment(n.ref, e.att.ID)
-	return 0
+	return fn.unlink(ctx)
 }
 
 // Rename is free for local files (they are renamed in the spool, also while open) and EXDEV
@@ -515,6 +501,19 @@ func (f *FS) noticeUpload(id string, fetches uint64) bool {
 
 // forgetAttachment drops a deleted attachment from the cached listing and the content cache.
 func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
+	f.unlistAttachment(item, id)
+	f.forgetContent(id)
+}
+
+// forgetContent drops an attachment's content from the content cache.
+func (f *FS) forgetContent(id string) {
+	if f.opts.Cache != nil {
+		_ = f.opts.Cache.Forget(id)
+	}
+}
+
+// unlistAttachment drops a deleted attachment from the cached listing.
+func (f *FS) unlistAttachment(item graph.ItemRef, id string) {
 	f.mu.Lock()
 	f.noticed[id] = ^uint64(0) // never shown again as a recent upload
 	f.mu.Unlock()
@@ -529,7 +528,4 @@ func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
 		return out
 	})
 	l.invalidate()
-	if f.opts.Cache != nil {
-		_ = f.opts.Cache.Forget(id)
-	}
 }
