@@ -46,10 +46,18 @@ type fileNode struct {
 	// awaited counts, by spool id, the closes (and renames) waiting for a version's upload. A
 	// write that starts the next version must not cancel an awaited one (see ensureActive).
 	awaited map[string]int
-	mode    uint32
-	mtime   time.Time
-	size    int64 // true byte length when known, else -1
+	mode    uint32    // keptMode(perm) once given (create, chmod, an ACL), 0 while none was (shown 0644)
+	mtime   time.Time // of the bytes: the last write, truncate, or the time set (utimens)
+	ctime   time.Time // of the file: the last change of its bytes or attributes here; zero: mtime
+	size    int64     // true byte length when known, else -1
 }
+
+// modeGiven is set in every mode kept, in the node and in the spool, so that mode 0, a mode like
+// any other, is told apart from "none given" (a file made elsewhere, shown 0644).
+const modeGiven = syscall.S_IFREG
+
+// keptMode is how a mode given to a file is kept.
+func keptMode(perm uint32) uint32 { return modeGiven | perm&0o7777 }
 
 // preferredIOSize is st_blksize of files: the largest write the kernel sends us (MaxWrite).
 const preferredIOSize = 1 << 20
@@ -181,8 +189,12 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	if t.IsZero() && n.att != nil {
 		t = n.att.LastModified
 	}
+	ct := n.ctime
 	n.mu.Unlock()
 	setTimes(&out.Attr, t)
+	if !ct.IsZero() {
+		out.SetTimes(nil, nil, &ct)
+	}
 	return 0
 }
 
@@ -247,6 +259,12 @@ func (n *fileNode) attached(id string, m spool.Meta) {
 // Setattr: mode, owner and times are accepted (cp -p, rsync -a, touch and GIO need that) and
 // kept locally; a size change truncates through the spool.
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	// The size first: a truncate sets mtime to now, a time given along with it wins.
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
+			return errno
+		}
+	}
 	if m, ok := in.GetMode(); ok {
 		n.setMode(m)
 	}
@@ -259,17 +277,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			_ = n.fs.opts.Spool.SetAttr(id, nil, &mt)
 		}
 	}
-	if size, ok := in.GetSize(); ok {
-		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
-			return errno
-		}
+	// Any change of the file's attributes is one of its ctime (POSIX: chmod, chown, utimens, truncate).
+	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_SIZE|fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0 {
+		n.mu.Lock()
+		n.ctime = n.fs.opts.Now()
+		n.mu.Unlock()
 	}
 	return n.Getattr(ctx, fh, out)
 }
 
 // setMode keeps a mode locally (and in the spool for a file not attached yet); it is never sent.
 func (n *fileNode) setMode(m uint32) {
-	mode := m & 0o7777
+	mode := keptMode(m)
 	n.mu.Lock()
 	n.mode = mode
 	id := n.spoolID
@@ -373,6 +392,7 @@ func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	n.mu.Lock()
 	n.dirty = true
 	n.mtime = n.fs.opts.Now()
+	n.ctime = n.mtime
 	n.mu.Unlock()
 	return uint32(w), 0
 }
@@ -432,6 +452,8 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 	}
 	n.mu.Lock()
 	n.dirty = true
+	n.mtime = n.fs.opts.Now() // POSIX: truncate, ftruncate and O_TRUNC update mtime and ctime, written to or not
+	n.ctime = n.mtime
 	byPath := fh == nil && n.writers == 0
 	n.mu.Unlock()
 	n.writeMu.Unlock()

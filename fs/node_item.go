@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,7 +23,39 @@ type itemNode struct {
 	ref      graph.ItemRef
 	writable bool // false for events the user does not organise
 	inline   bool // this is the item's inline/ directory
-	mtime    time.Time
+
+	mu    sync.Mutex
+	mtime time.Time // the item's lastModifiedDateTime, as last listed
+}
+
+func (n *itemNode) modTime() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mtime
+}
+
+func (n *itemNode) setModTime(t time.Time) {
+	n.mu.Lock()
+	n.mtime = t
+	n.mu.Unlock()
+}
+
+// refreshTime takes the item's time from the current listing of its folder (Graph moves it when
+// the item changes, an attachment added or removed included); inline/ has its item's.
+func (n *itemNode) refreshTime(ctx context.Context) {
+	name, parent := n.Parent()
+	if parent == nil {
+		return
+	}
+	switch p := parent.Operations().(type) {
+	case *folderNode:
+		if e, errno := p.item(ctx, name); errno == 0 && e.ref == n.ref {
+			n.setModTime(e.mtime)
+		}
+	case *itemNode:
+		p.refreshTime(ctx)
+		n.setModTime(p.modTime())
+	}
 }
 
 const inlineDirName = "inline"
@@ -46,7 +79,7 @@ type fileEntry struct {
 }
 
 func (n *itemNode) fillEntry(out *fuse.EntryOut) {
-	dirAttr(&out.Attr, n.perm(), n.mtime)
+	dirAttr(&out.Attr, n.perm(), n.modTime())
 }
 
 func (n *itemNode) perm() uint32 {
@@ -227,7 +260,8 @@ var (
 )
 
 func (n *itemNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, n.perm(), n.mtime)
+	n.refreshTime(ctx)
+	dirAttr(&out.Attr, n.perm(), n.modTime())
 	return 0
 }
 
@@ -260,11 +294,12 @@ func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if e.kind == kindInlineDir {
 		if ch := n.GetChild(name); ch != nil {
 			if in, ok := ch.Operations().(*itemNode); ok {
+				in.setModTime(n.modTime())
 				in.fillEntry(out)
 				return ch, 0
 			}
 		}
-		in := &itemNode{fs: n.fs, ref: n.ref, inline: true, mtime: n.mtime}
+		in := &itemNode{fs: n.fs, ref: n.ref, inline: true, mtime: n.modTime()}
 		in.fillEntry(out)
 		return n.NewInode(ctx, in, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
@@ -301,7 +336,7 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	default:
 		return nil, nil, 0, errno
 	}
-	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: mode & 0o7777})
+	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: keptMode(mode)})
 	if err != nil {
 		n.fs.log.Error("could not start a file in the spool", "name", name, "err", err)
 		return nil, nil, 0, toErrno(err)
@@ -310,7 +345,7 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	// next mount must not stay as it is.
 	n.fs.itemListing(n.ref.ID).unstore()
 	node := &fileNode{fs: n.fs, item: n.ref, name: name, writableItem: true, kind: kindFile,
-		spoolID: f.ID(), active: f, dirty: true, mode: mode & 0o7777, mtime: n.fs.opts.Now(), size: -1}
+		spoolID: f.ID(), active: f, dirty: true, mode: keptMode(mode), mtime: n.fs.opts.Now(), size: -1}
 	node.writers, node.handles = 1, 1
 	var a fuse.AttrOut
 	node.Getattr(ctx, nil, &a)
