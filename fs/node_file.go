@@ -686,6 +686,14 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		err = &spool.UploadError{Kind: spool.FailOther, Reason: strings.TrimPrefix(reason, "retrying: ")}
 	default:
 	}
+	if errors.Is(err, spool.ErrNotFound) {
+		n.mu.Lock()
+		gone := n.gone
+		n.mu.Unlock()
+		if gone {
+			return 0 // unlinked meanwhile: nothing to attach, and nothing failed
+		}
+	}
 	if err != nil {
 		n.mu.Lock()
 		name, item := n.name, n.item

@@ -1,10 +1,14 @@
 package fs
 
 import (
+	"bytes"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 	"github.com/outlookfs/outlookfs/spool"
 )
 
@@ -88,4 +92,66 @@ os.close(w)
 			h2.wantAttachments(id, map[string][]byte{"other.txt": []byte("other")})
 		})
 	}
+}
+
+// TestUnlinkDuringClose: a file unlinked while its synchronous close waits for the upload:
+// the close returns 0 (the file was closed; POSIX close does not fail because the name went)
+// and, whichever came first, the unlink or the end of the upload, nothing stays attached.
+// Before, the close failed with EIO and logged an error ("could not attach f").
+func TestUnlinkDuringClose(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{emu: graphtest.Options{Bandwidth: 2_000_000}})
+	id, dir := h.draft("Unlink during close")
+	src, _ := writeSource(t, 6*mib, 51)
+	p := filepath.Join(dir, "f.bin")
+	cp := exec.Command("cp", src, p)
+	out := &bytes.Buffer{}
+	cp.Stdout, cp.Stderr = out, out
+	if err := cp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cp.Wait() }()
+	// cp's close waits for the upload: unlink once it has begun (or once cp is done, the other
+	// legitimate order).
+	deadline := time.Now().Add(time.Minute)
+	waiting := true
+	for waiting {
+		select {
+		case err := <-done:
+			done <- err
+			waiting = false
+		default:
+			if m, ok := h.spoolMeta(id, "f.bin"); ok && m.State == spool.StateUploading {
+				waiting = false
+			} else if time.Now().After(deadline) {
+				t.Fatal("the upload never began")
+			} else {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	h.must("rm", p)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("cp of a file unlinked during its close: %v\n%s", err, out)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("cp did not end")
+	}
+	h.wantAttachments(id, map[string][]byte{})
+	if strings.Contains(h.logs.String(), "level=ERROR") {
+		t.Errorf("an unlink during a close logged an error:\n%s", h.logs.String())
+	}
+}
+
+// spoolMeta finds the spool's record of a name in an item.
+func (h *harness) spoolMeta(itemID, name string) (spool.Meta, bool) {
+	for _, m := range h.spool.All() {
+		if m.Item.ID == itemID && m.Name == name {
+			return m, true
+		}
+	}
+	return spool.Meta{}, false
 }
