@@ -441,6 +441,12 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 		return syscall.EACCES
 	}
 	n.writeMu.Lock()
+	n.mu.Lock()
+	// Changes no descriptor will close: a truncate by path is then the whole change, uploaded
+	// before it returns, though descriptors be open (one that never wrote; or the writer whose
+	// close just returned, whose RELEASE the kernel sends later).
+	unflushed := n.dirty
+	n.mu.Unlock()
 	f, errno := n.ensureActive(ctx, size == 0)
 	if errno != 0 {
 		n.writeMu.Unlock()
@@ -454,7 +460,7 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 	n.dirty = true
 	n.mtime = n.fs.opts.Now() // POSIX: truncate, ftruncate and O_TRUNC update mtime and ctime, written to or not
 	n.ctime = n.mtime
-	byPath := fh == nil && n.writers == 0
+	byPath := fh == nil && (n.writers == 0 || !unflushed)
 	n.mu.Unlock()
 	n.writeMu.Unlock()
 	if byPath {
