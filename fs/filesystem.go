@@ -280,7 +280,6 @@ type rootNode struct {
 var (
 	_ gofs.NodeOnAdder   = (*rootNode)(nil)
 	_ gofs.NodeGetattrer = (*rootNode)(nil)
-	_ gofs.NodeStatfser  = (*rootNode)(nil)
 	_ gofs.NodeMkdirer   = (*rootNode)(nil)
 )
 
@@ -297,19 +296,6 @@ func (r *rootNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 
 func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return nil, syscall.EPERM
-}
-
-// Statfs reports plenty of room, so file managers do not refuse a copy before trying.
-func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	out.Bsize = 4096
-	out.Frsize = 4096
-	out.Blocks = 1 << 30
-	out.Bfree = 1 << 29
-	out.Bavail = 1 << 29
-	out.Files = 1 << 20
-	out.Ffree = 1 << 19
-	out.NameLen = maxNameBytes
-	return 0
 }
 
 // dirAttr describes a directory: perm, modified at t, one link. A directory's link count says

@@ -50,6 +50,7 @@ type harnessOptions struct {
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64
+	spoolMax    int64 // the spool's size limit (0: none)
 }
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
@@ -75,15 +76,17 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sp, err := spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cacheDir := ho.cacheDir
 	if cacheDir == "" {
 		cacheDir = filepath.Join(t.TempDir(), "cache")
 	}
-	cc, err := cache.Open(cache.Options{Dir: cacheDir, Logger: log})
+	cc, err := retryLocked(func() (*cache.Cache, error) { return cache.Open(cache.Options{Dir: cacheDir, Logger: log}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := retryLocked(func() (*spool.Spool, error) {
+		return spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax, Content: cc})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +110,21 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		}
 	})
 	return h
+}
+
+// retryLocked opens a Badger database (a remount's spool or cache) again while its directory
+// lock is still held, for up to 10 s. Closing a database releases the lock only once no
+// descriptor of its directory is left, and a program another test is starting holds copies of
+// every descriptor between its fork and its exec: under load, long enough for the reopen.
+func retryLocked[T any](open func() (T, error)) (T, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := open()
+		if err == nil || !strings.Contains(err.Error(), "Cannot acquire directory lock") || time.Now().After(deadline) {
+			return v, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // unmount unmounts with a timeout and falls back to a lazy unmount, so a failing test never

@@ -25,6 +25,8 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 		EntryTimeout:    &entry,
 		AttrTimeout:     &attr,
 		NegativeTimeout: &negative,
+		// Every node gives its permissions; mode 0 is one of them (go-fuse would show 0644).
+		NullPermissions: true,
 		UID:             uint32(os.Getuid()),
 		GID:             uint32(os.Getgid()),
 		MountOptions: fuse.MountOptions{

@@ -36,6 +36,7 @@ type fileNode struct {
 	active       *spool.File       // the spool file being written, while it is open for writing
 	dirty        bool              // written, truncated or created since the last flush
 	writers      int
+	handles      int  // open descriptors (file handles), for reading or writing
 	gone         bool // unlinked
 	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
 	// ownAtt: att was uploaded by a flush while the file stayed open (dd dup2s its descriptor
@@ -45,17 +46,25 @@ type fileNode struct {
 	// awaited counts, by spool id, the closes (and renames) waiting for a version's upload. A
 	// write that starts the next version must not cancel an awaited one (see ensureActive).
 	awaited map[string]int
-	mode    uint32
-	mtime   time.Time
-	size    int64 // true byte length when known, else -1
+	mode    uint32    // keptMode(perm) once given (create, chmod, an ACL), 0 while none was (shown 0644)
+	mtime   time.Time // of the bytes: the last write, truncate, or the time set (utimens)
+	ctime   time.Time // of the file: the last change of its bytes or attributes here; zero: mtime
+	size    int64     // true byte length when known, else -1
 }
+
+// modeGiven is set in every mode kept, in the node and in the spool, so that mode 0, a mode like
+// any other, is told apart from "none given" (a file made elsewhere, shown 0644).
+const modeGiven = syscall.S_IFREG
+
+// keptMode is how a mode given to a file is kept.
+func keptMode(perm uint32) uint32 { return modeGiven | perm&0o7777 }
 
 // preferredIOSize is st_blksize of files: the largest write the kernel sends us (MaxWrite).
 const preferredIOSize = 1 << 20
 
 // handle is a file handle: go-fuse needs a real one for Release to come.
 type handle struct {
-	write  bool
+	write  bool    // opened for writing, or created the file: its close commits (and uploads) what changed
 	stream *stream // sequential reads of an attachment, straight from its download
 }
 
@@ -180,8 +189,12 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	if t.IsZero() && n.att != nil {
 		t = n.att.LastModified
 	}
+	ct := n.ctime
 	n.mu.Unlock()
 	setTimes(&out.Attr, t)
+	if !ct.IsZero() {
+		out.SetTimes(nil, nil, &ct)
+	}
 	return 0
 }
 
@@ -246,6 +259,12 @@ func (n *fileNode) attached(id string, m spool.Meta) {
 // Setattr: mode, owner and times are accepted (cp -p, rsync -a, touch and GIO need that) and
 // kept locally; a size change truncates through the spool.
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	// The size first: a truncate sets mtime to now, a time given along with it wins.
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
+			return errno
+		}
+	}
 	if m, ok := in.GetMode(); ok {
 		n.setMode(m)
 	}
@@ -258,17 +277,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			_ = n.fs.opts.Spool.SetAttr(id, nil, &mt)
 		}
 	}
-	if size, ok := in.GetSize(); ok {
-		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
-			return errno
-		}
+	// Any change of the file's attributes is one of its ctime (POSIX: chmod, chown, utimens, truncate).
+	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_SIZE|fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0 {
+		n.mu.Lock()
+		n.ctime = n.fs.opts.Now()
+		n.mu.Unlock()
 	}
 	return n.Getattr(ctx, fh, out)
 }
 
 // setMode keeps a mode locally (and in the spool for a file not attached yet); it is never sent.
 func (n *fileNode) setMode(m uint32) {
-	mode := m & 0o7777
+	mode := keptMode(m)
 	n.mu.Lock()
 	n.mode = mode
 	id := n.spoolID
@@ -287,6 +307,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		if att != nil && spoolID == "" && kind != kindReference && !n.fs.opts.Cache.Has(att.ID) {
 			h.stream = &stream{fs: n.fs, item: n.item, id: att.ID}
 		}
+		n.mu.Lock()
+		n.handles++
+		n.mu.Unlock()
 		return h, 0, 0
 	}
 	n.mu.Lock()
@@ -302,6 +325,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	n.mu.Lock()
 	n.writers++
+	n.handles++
 	n.mu.Unlock()
 	return h, 0, 0
 }
@@ -368,6 +392,7 @@ func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	n.mu.Lock()
 	n.dirty = true
 	n.mtime = n.fs.opts.Now()
+	n.ctime = n.mtime
 	n.mu.Unlock()
 	return uint32(w), 0
 }
@@ -416,6 +441,12 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 		return syscall.EACCES
 	}
 	n.writeMu.Lock()
+	n.mu.Lock()
+	// Changes no descriptor will close: a truncate by path is then the whole change, uploaded
+	// before it returns, though descriptors be open (one that never wrote; or the writer whose
+	// close just returned, whose RELEASE the kernel sends later).
+	unflushed := n.dirty
+	n.mu.Unlock()
 	f, errno := n.ensureActive(ctx, size == 0)
 	if errno != 0 {
 		n.writeMu.Unlock()
@@ -427,7 +458,9 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 	}
 	n.mu.Lock()
 	n.dirty = true
-	byPath := fh == nil && n.writers == 0
+	n.mtime = n.fs.opts.Now() // POSIX: truncate, ftruncate and O_TRUNC update mtime and ctime, written to or not
+	n.ctime = n.mtime
+	byPath := fh == nil && (n.writers == 0 || !unflushed)
 	n.mu.Unlock()
 	n.writeMu.Unlock()
 	if byPath {
@@ -593,7 +626,12 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		}
 		return syscall.EFBIG
 	}
-	if f == nil || !dirty {
+	n.mu.Lock()
+	gone := n.gone
+	n.mu.Unlock()
+	if f == nil || !dirty || gone {
+		// Unlinked: its bytes stay for the descriptors still open on it and are never attached
+		// (Release drops them after the last one).
 		n.writeMu.Unlock()
 		return 0
 	}
@@ -653,6 +691,14 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 		rmCancel()
 		err = &spool.UploadError{Kind: spool.FailOther, Reason: strings.TrimPrefix(reason, "retrying: ")}
 	default:
+	}
+	if errors.Is(err, spool.ErrNotFound) {
+		n.mu.Lock()
+		gone := n.gone
+		n.mu.Unlock()
+		if gone {
+			return 0 // unlinked meanwhile: nothing to attach, and nothing failed
+		}
 	}
 	if err != nil {
 		n.mu.Lock()
@@ -715,20 +761,35 @@ func (n *fileNode) settle() {
 // dirty here (a writer that died before its flush) is committed, so nothing written is lost.
 func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	h, ok := fh.(*handle)
-	if ok && h.stream != nil {
-		h.stream.close()
-	}
-	if !ok || !h.write {
+	if !ok {
 		return 0
 	}
-	n.mu.Lock()
-	n.writers--
-	last := n.writers <= 0
-	if last {
-		n.ownAtt = false
+	if h.stream != nil {
+		h.stream.close()
 	}
-	dirty := n.dirty
+	n.mu.Lock()
+	n.handles--
+	// The last descriptor of an unlinked file is closed: its bytes go.
+	var drop *spool.File
+	if n.handles <= 0 && n.gone && n.active != nil {
+		drop, n.active, n.dirty = n.active, nil, false
+	}
+	last, dirty := false, false
+	if h.write {
+		n.writers--
+		last = n.writers <= 0
+		if last {
+			n.ownAtt = false
+		}
+		dirty = n.dirty
+	}
 	n.mu.Unlock()
+	if drop != nil {
+		if err := drop.Abandon(context.WithoutCancel(ctx)); err != nil {
+			n.fs.log.Warn("could not drop the bytes of a file unlinked while open", "name", n.name, "err", err)
+		}
+		return 0
+	}
 	if last && dirty {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -785,5 +846,70 @@ func (n *fileNode) rename(ctx context.Context, item graph.ItemRef, newName, repl
 	if wait {
 		return n.waitUpload(ctx, id)
 	}
+	return 0
+}
+
+// unlink removes the file (the caller checked it may): the attachment it shows, and the one a
+// pending version of it replaces, are deleted, and that version is dropped. Descriptors still
+// open on it keep reading and writing the version being written, if there is one (POSIX: an
+// unlinked file lives on for its open descriptors); it is never attached, and its bytes go when
+// the last descriptor is closed. Without such a version, they read the attachment's bytes from
+// the content cache while it has them, and writes fail with ENOENT.
+func (n *fileNode) unlink(ctx context.Context) syscall.Errno {
+	n.writeMu.Lock() // no write starts a new version meanwhile
+	defer n.writeMu.Unlock()
+	sp := n.fs.opts.Spool
+	n.mu.Lock()
+	item, name, spoolID, wasGone, open := n.item, n.name, n.spoolID, n.gone, n.handles > 0
+	var atts []string // what the name stands for on the server
+	if n.att != nil {
+		atts = append(atts, n.att.ID)
+	}
+	n.gone = true
+	n.mu.Unlock()
+	if spoolID != "" {
+		if m, ok := sp.Get(spoolID); ok {
+			atts = append(atts, m.Replaces, m.AttachmentID) // (attached in the background meanwhile)
+		}
+	}
+	deleted := map[string]bool{"": true}
+	del := func(id string) error {
+		if deleted[id] {
+			return nil
+		}
+		if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, id); err != nil && !graph.IsNotFound(err) {
+			return err
+		}
+		deleted[id] = true
+		// A descriptor still open on the file reads on from the content cache, if it has the bytes.
+		n.fs.unlistAttachment(item, id)
+		if !open {
+			n.fs.forgetContent(id)
+		}
+		return nil
+	}
+	for _, id := range atts {
+		if err := del(id); err != nil {
+			n.fs.log.Error("could not delete an attachment", "name", name, "item", item.String(), "err", err)
+			if !wasGone && len(deleted) == 1 {
+				n.mu.Lock()
+				n.gone = false // nothing deleted: still there
+				n.mu.Unlock()
+			}
+			return toErrno(err)
+		}
+	}
+	if spoolID != "" {
+		m, err := sp.Unlink(ctx, spoolID)
+		if err != nil && !errors.Is(err, spool.ErrNotFound) {
+			n.fs.log.Error("could not cancel a local file", "name", name, "err", err)
+			return toErrno(err)
+		}
+		// Its upload may have ended between the look above and the unlink.
+		if err := del(m.AttachmentID); err != nil {
+			n.fs.log.Error("could not delete the attachment a removed file had just become; delete it by hand", "name", name, "err", err)
+		}
+	}
+	n.fs.itemListing(item.ID).invalidate()
 	return 0
 }

@@ -128,6 +128,7 @@ func (d *folderNode) item(ctx context.Context, name string) (itemEntry, syscall.
 func lookupItem(ctx context.Context, parent *gofs.Inode, f *FS, e itemEntry, out *fuse.EntryOut) *gofs.Inode {
 	if ch := parent.GetChild(e.name); ch != nil {
 		if n, ok := ch.Operations().(*itemNode); ok && n.ref == e.ref {
+			n.setModTime(e.mtime) // Graph's lastModifiedDateTime moves as the item changes
 			n.fillEntry(out)
 			return ch
 		}

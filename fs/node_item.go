@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,7 +23,39 @@ type itemNode struct {
 	ref      graph.ItemRef
 	writable bool // false for events the user does not organise
 	inline   bool // this is the item's inline/ directory
-	mtime    time.Time
+
+	mu    sync.Mutex
+	mtime time.Time // the item's lastModifiedDateTime, as last listed
+}
+
+func (n *itemNode) modTime() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mtime
+}
+
+func (n *itemNode) setModTime(t time.Time) {
+	n.mu.Lock()
+	n.mtime = t
+	n.mu.Unlock()
+}
+
+// refreshTime takes the item's time from the current listing of its folder (Graph moves it when
+// the item changes, an attachment added or removed included); inline/ has its item's.
+func (n *itemNode) refreshTime(ctx context.Context) {
+	name, parent := n.Parent()
+	if parent == nil {
+		return
+	}
+	switch p := parent.Operations().(type) {
+	case *folderNode:
+		if e, errno := p.item(ctx, name); errno == 0 && e.ref == n.ref {
+			n.setModTime(e.mtime)
+		}
+	case *itemNode:
+		p.refreshTime(ctx)
+		n.setModTime(p.modTime())
+	}
 }
 
 const inlineDirName = "inline"
@@ -46,7 +79,7 @@ type fileEntry struct {
 }
 
 func (n *itemNode) fillEntry(out *fuse.EntryOut) {
-	dirAttr(&out.Attr, n.perm(), n.mtime)
+	dirAttr(&out.Attr, n.perm(), n.modTime())
 }
 
 func (n *itemNode) perm() uint32 {
@@ -227,7 +260,8 @@ var (
 )
 
 func (n *itemNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, n.perm(), n.mtime)
+	n.refreshTime(ctx)
+	dirAttr(&out.Attr, n.perm(), n.modTime())
 	return 0
 }
 
@@ -260,11 +294,12 @@ func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if e.kind == kindInlineDir {
 		if ch := n.GetChild(name); ch != nil {
 			if in, ok := ch.Operations().(*itemNode); ok {
+				in.setModTime(n.modTime())
 				in.fillEntry(out)
 				return ch, 0
 			}
 		}
-		in := &itemNode{fs: n.fs, ref: n.ref, inline: true, mtime: n.mtime}
+		in := &itemNode{fs: n.fs, ref: n.ref, inline: true, mtime: n.modTime()}
 		in.fillEntry(out)
 		return n.NewInode(ctx, in, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
@@ -301,7 +336,7 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	default:
 		return nil, nil, 0, errno
 	}
-	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: mode & 0o7777})
+	f, err := n.fs.opts.Spool.Create(ctx, spool.CreateOptions{Item: n.ref, Name: name, Scratch: isScratch(name), Mode: keptMode(mode)})
 	if err != nil {
 		n.fs.log.Error("could not start a file in the spool", "name", name, "err", err)
 		return nil, nil, 0, toErrno(err)
@@ -310,13 +345,15 @@ func (n *itemNode) Create(ctx context.Context, name string, flags uint32, mode u
 	// next mount must not stay as it is.
 	n.fs.itemListing(n.ref.ID).unstore()
 	node := &fileNode{fs: n.fs, item: n.ref, name: name, writableItem: true, kind: kindFile,
-		spoolID: f.ID(), active: f, dirty: true, mode: mode & 0o7777, mtime: n.fs.opts.Now(), size: -1}
-	node.writers = 1
+		spoolID: f.ID(), active: f, dirty: true, mode: keptMode(mode), mtime: n.fs.opts.Now(), size: -1}
+	node.writers, node.handles = 1, 1
 	var a fuse.AttrOut
 	node.Getattr(ctx, nil, &a)
 	out.Attr = a.Attr
 	ch := n.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
-	return ch, &handle{write: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
+	// The descriptor that created the file is its writer whatever its access mode: a new file
+	// counts as written, and O_CREAT|O_RDONLY (pjdfstest makes its files so) must attach it on close too.
+	return ch, &handle{write: true}, 0, 0
 }
 
 func (n *itemNode) checkWritable(name string) syscall.Errno {
@@ -329,7 +366,7 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 	return 0
 }
 
-// Unlink deletes an attachment, or cancels a local file's upload.
+// Unlink deletes an attachment, or cancels a local file's upload (see fileNode.unlink).
 func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	e, errno := n.file(ctx, name)
 	if errno != 0 {
@@ -342,28 +379,14 @@ func (n *itemNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EACCES
 	}
 	var fn *fileNode
-	wasGone := false
 	if ch := n.GetChild(name); ch != nil {
-		if fn, _ = ch.Operations().(*fileNode); fn != nil {
-			wasGone = fn.markGone()
-		}
+		fn, _ = ch.Operations().(*fileNode)
 	}
-	if e.meta != nil {
-		if err := n.fs.opts.Spool.Remove(ctx, e.meta.ID); err != nil {
-			n.fs.log.Error("could not cancel a local file", "name", name, "err", err)
-			return toErrno(err)
-		}
-		return 0
+	if fn == nil { // the kernel forgot the node: one made from the listing does
+		fn = &fileNode{fs: n.fs, item: n.ref, name: name, size: -1}
+		fn.refresh(e, true)
 	}
-	if err := n.fs.opts.Backend.DeleteAttachment(ctx, n.ref, e.att.ID); err != nil && !graph.IsNotFound(err) {
-		n.fs.log.Error("could not delete an attachment", "name", name, "item", n.ref.String(), "err", err)
-		if fn != nil && !wasGone {
-			fn.unmarkGone() // still attached: still there
-		}
-		return toErrno(err)
-	}
-	n.fs.forgetAttachment(n.ref, e.att.ID)
-	return 0
+	return fn.unlink(ctx)
 }
 
 // Rename is free for local files (they are renamed in the spool, also while open) and EXDEV
@@ -513,6 +536,19 @@ func (f *FS) noticeUpload(id string, fetches uint64) bool {
 
 // forgetAttachment drops a deleted attachment from the cached listing and the content cache.
 func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
+	f.unlistAttachment(item, id)
+	f.forgetContent(id)
+}
+
+// forgetContent drops an attachment's content from the content cache.
+func (f *FS) forgetContent(id string) {
+	if f.opts.Cache != nil {
+		_ = f.opts.Cache.Forget(id)
+	}
+}
+
+// unlistAttachment drops a deleted attachment from the cached listing.
+func (f *FS) unlistAttachment(item graph.ItemRef, id string) {
 	f.mu.Lock()
 	f.noticed[id] = ^uint64(0) // never shown again as a recent upload
 	f.mu.Unlock()
@@ -527,7 +563,4 @@ func (f *FS) forgetAttachment(item graph.ItemRef, id string) {
 		return out
 	})
 	l.invalidate()
-	if f.opts.Cache != nil {
-		_ = f.opts.Cache.Forget(id)
-	}
 }

@@ -43,8 +43,11 @@
 //	s.Get(id) / s.List(item) / s.All()            Meta of one file / an item's pending files / everything
 //	s.Rename(ctx, id, item, name, scratch)        free while not attached; scratch -> ordinary commits + queues
 //	s.SetAttr(id, mode, mtime)                    kept in the spool, never sent
-//	s.Remove(ctx, id)                             unlink: cancel the upload and the session, drop the bytes
+//	s.Remove(ctx, id)                             cancel the upload and the session, drop the bytes
 //	                                              (and delete what a request of unknown outcome may have attached: orphans.go)
+//	s.Unlink(ctx, id)                             unlink: Remove, but an open writer keeps its (unlinked) bytes until Abandon
+//	s.Space()                                     room left for written files (statfs)
+//	Options.Content                               gets each attached file's bytes (the mount's content cache)
 //	s.ReadAt(id, p, off)                          read a file still in the spool
 //	s.Wait(ctx, id, progress)                     until attached (nil) or failed (*UploadError)
 //

@@ -204,7 +204,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	}
 	if n < len(p) && f.e.size > keep {
 		// The size is what was written; give back the reservation of what was not.
-		_ = f.s.reserveLocked(keep - f.e.size)
+		_ = f.reserveLocked(keep - f.e.size)
 		f.e.size = keep
 		_ = f.data.Truncate(f.e.size)
 	}
@@ -264,11 +264,21 @@ func (f *File) grow(size int64) error {
 	if size <= f.e.size {
 		return nil
 	}
-	if err := f.s.reserveLocked(size - f.e.size); err != nil {
+	if err := f.reserveLocked(size - f.e.size); err != nil {
 		return err
 	}
 	f.e.size = size
 	return nil
+}
+
+// reserveLocked accounts for delta more bytes of the file (negative: fewer) against MaxBytes.
+// A file unlinked while open (Spool.Unlink) holds no counted bytes any more: its writes are not
+// counted. Callers hold f.s.mu.
+func (f *File) reserveLocked(delta int64) error {
+	if !f.e.held {
+		return nil
+	}
+	return f.s.reserveLocked(delta)
 }
 
 // ReadAt reads p at off; past the end it returns io.EOF. Sparse regions read as zeros.
@@ -317,7 +327,7 @@ func (f *File) Truncate(size int64) error {
 	if err := f.data.Truncate(size); err != nil {
 		if size > old {
 			f.s.mu.Lock()
-			_ = f.s.reserveLocked(old - f.e.size)
+			_ = f.reserveLocked(old - f.e.size)
 			f.e.size = old
 			f.s.mu.Unlock()
 		}
@@ -325,7 +335,7 @@ func (f *File) Truncate(size int64) error {
 	}
 	f.s.mu.Lock()
 	if size < old {
-		_ = f.s.reserveLocked(size - f.e.size)
+		_ = f.reserveLocked(size - f.e.size)
 		f.e.size = size
 	}
 	f.e.mtime = time.Now()
@@ -363,6 +373,9 @@ func (f *File) Sync() error {
 	if errors.Is(f.done, ErrNotFound) {
 		return ErrNotFound
 	}
+	if f.unlinked() {
+		return nil // nothing of it is kept: there is nothing to make durable
+	}
 	if f.done == nil {
 		if err := f.syncLocked(); err != nil {
 			return err
@@ -390,6 +403,9 @@ func (f *File) Commit(ctx context.Context) error {
 	}
 	if err := f.usable(); err != nil {
 		return err
+	}
+	if f.unlinked() {
+		return ErrNotFound // unlinked while open: never attached
 	}
 	// The bytes are durable before the record says committed.
 	if err := f.syncLocked(); err != nil {
@@ -429,12 +445,22 @@ func (f *File) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Abandon drops the file and its bytes.
+// Abandon drops the file and its bytes (also those of a file unlinked while open).
 func (f *File) Abandon(ctx context.Context) error {
-	if err := f.s.Remove(ctx, f.e.id); err != nil && !errors.Is(err, ErrNotFound) {
+	err := f.s.Remove(ctx, f.e.id)
+	f.kill() // a file unlinked while open (Spool.Unlink) still holds its data file
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil
+}
+
+// unlinked says whether the file was removed while this handle stayed usable (Spool.Unlink).
+// Callers hold f.mu.
+func (f *File) unlinked() bool {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.done == nil && f.e.dropped
 }
 
 // kill makes the handle unusable after its file was removed; it closes the data file.

@@ -114,7 +114,27 @@ func (s *Spool) Remove(ctx context.Context, id string) error {
 	return s.remove(id)
 }
 
+// Unlink is Remove for a file unlinked while a descriptor may still be open on it (POSIX: an
+// unlinked file lives on for its open descriptors). Its writer handle, if any, keeps working on
+// the bytes (through its open data file, unlinked too): reads, writes, Truncate and Sync succeed,
+// Commit fails with ErrNotFound (nothing is ever attached) and Abandon lets the bytes go. Those
+// bytes no longer count against MaxBytes. It returns the file's Meta as it was when removed: one
+// already attached (its upload ended meanwhile) left an attachment, the caller's to delete.
+func (s *Spool) Unlink(ctx context.Context, id string) (Meta, error) {
+	if err := s.enter(); err != nil {
+		return Meta{}, err
+	}
+	defer s.leave()
+	return s.removeFile(id, true)
+}
+
 func (s *Spool) remove(id string) error {
+	_, err := s.removeFile(id, false)
+	return err
+}
+
+// removeFile is Remove (keepWriter false) and Unlink (true).
+func (s *Spool) removeFile(id string, keepWriter bool) (Meta, error) {
 	s.mu.Lock()
 	e, ok := s.files[id]
 	var w *File
@@ -123,13 +143,14 @@ func (s *Spool) remove(id string) error {
 	}
 	s.mu.Unlock()
 	if !ok {
-		return ErrNotFound
+		return Meta{}, ErrNotFound
 	}
-	if w != nil {
+	if w != nil && !keepWriter {
 		w.kill() // waits for an operation in progress on the handle
 	}
 	e.pmu.Lock() // no record update in progress
 	s.mu.Lock()
+	m := e.meta()
 	e.gen++
 	if e.cancel != nil {
 		e.cancel()
@@ -171,8 +192,8 @@ func (s *Spool) remove(id string) error {
 		s.deleteRecord(id)
 	}
 	s.cancelSession(item, sess)
-	s.log.Debug("removed", "id", id)
-	return nil
+	s.log.Debug("removed", "id", id, "writer kept", w != nil && keepWriter)
+	return m, nil
 }
 
 // dropDataLocked stops counting e's bytes and has the janitor delete its data
@@ -203,12 +224,13 @@ func (s *Spool) cancelSession(item graph.ItemRef, sess *session) {
 	})
 }
 
-// background runs fn in a goroutine with a bounded context; Close waits for it.
-func (s *Spool) background(fn func(ctx context.Context)) {
+// background runs fn in a goroutine with a bounded context; Close waits for it. It says
+// whether fn runs (not once the spool is closing).
+func (s *Spool) background(fn func(ctx context.Context)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
@@ -217,6 +239,7 @@ func (s *Spool) background(fn func(ctx context.Context)) {
 		defer cancel()
 		fn(ctx)
 	}()
+	return true
 }
 
 // enter marks the start of a public operation; Close waits for those in progress.

@@ -40,6 +40,10 @@ type Options struct {
 	// finds such a POST unanswered looks for its attachment until then before sending the
 	// file again; default 1 minute (a 3 MiB body over a 50 kB/s uplink).
 	LandingWindow time.Duration
+	// Content, when set, is handed the bytes of each file Graph attached, before they are
+	// dropped: the mount gives its content cache, so that reading back (or rewriting) what was
+	// just uploaded asks Graph for nothing. Its failures only cost a later download.
+	Content ContentKeeper
 }
 
 func (o Options) withDefaults() Options {

@@ -44,3 +44,29 @@ func (s *Spool) reserveLocked(delta int64) error {
 	s.used += delta
 	return nil
 }
+
+// Space is how much the spool can still take, for statfs(2) of the mount.
+type Space struct {
+	Free  int64 // bytes a writer can still add: the smaller of what MaxBytes and the disk (less its reserve) leave
+	Total int64 // MaxBytes, or the size of the spool's disk when that is smaller or there is no limit
+}
+
+// Space reports the room left for written files.
+func (s *Spool) Space() (Space, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.opts.Dir, &st); err != nil {
+		return Space{}, fmt.Errorf("spool: statfs: %w", err)
+	}
+	sp := Space{
+		Free:  max(0, int64(st.Bavail)*st.Bsize-diskReserve),
+		Total: int64(st.Blocks) * st.Bsize,
+	}
+	if limit := s.opts.MaxBytes; limit > 0 {
+		s.mu.Lock()
+		used := s.used
+		s.mu.Unlock()
+		sp.Free = min(sp.Free, max(0, limit-used))
+		sp.Total = min(sp.Total, limit)
+	}
+	return sp, nil
+}

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"io"
 
 	"github.com/outlookfs/outlookfs/graph"
 )
@@ -20,3 +21,9 @@ type Uploader interface {
 }
 
 var _ Uploader = (*graph.Client)(nil)
+
+// ContentKeeper keeps the content of attachments; *cache.Cache satisfies it. Fill stores all of
+// r as attachment id's content.
+type ContentKeeper interface {
+	Fill(ctx context.Context, id string, r io.Reader) (int64, error)
+}

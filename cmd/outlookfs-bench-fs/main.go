@@ -80,11 +80,11 @@ func mountOutlookfs(work string, async bool, srv *graphtest.Server) (*env, error
 	if err != nil {
 		return nil, err
 	}
-	sp, err := spool.Open(context.Background(), spool.Options{Dir: filepath.Join(work, "spool"), Uploader: client, Logger: log})
+	cc, err := cache.Open(cache.Options{Dir: filepath.Join(work, "cache"), Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	cc, err := cache.Open(cache.Options{Dir: filepath.Join(work, "cache"), Logger: log})
+	sp, err := spool.Open(context.Background(), spool.Options{Dir: filepath.Join(work, "spool"), Uploader: client, Logger: log, Content: cc})
 	if err != nil {
 		return nil, err
 	}

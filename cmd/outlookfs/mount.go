@@ -195,19 +195,21 @@ func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create the state directory: %w", err)
 	}
-	sp, err := spool.Open(ctx, spool.Options{
-		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log,
-		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c), LandingWindow: c.LandingWindow,
-	})
-	if err != nil {
-		return fmt.Errorf("open the spool (is another outlookfs using profile %q?): %w", c.Profile, err)
-	}
-	defer sp.Close()
 	cc, err := cache.OpenOrReset(cache.Options{Dir: c.CacheDir, MaxBytes: c.CacheMax, Logger: log.With("component", "cache")})
 	if err != nil {
 		return fmt.Errorf("open the cache: %w", err)
 	}
 	defer cc.Close()
+
+	sp, err := spool.Open(ctx, spool.Options{
+		Dir: filepath.Join(c.StateDir, "spool"), Uploader: client, Logger: log,
+		MaxBytes: c.SpoolMax, MaxFileSize: maxFileSize(c), LandingWindow: c.LandingWindow,
+		Content: cc, // what we upload is cached: reading it back asks Graph for nothing
+	})
+	if err != nil {
+		return fmt.Errorf("open the spool (is another outlookfs using profile %q?): %w", c.Profile, err)
+	}
+	defer sp.Close()
 
 	mailbox := c.Mailbox
 	if mailbox == "" {
