@@ -52,15 +52,30 @@ func nullable(s string) any {
 	return s
 }
 
-// attachmentSelect parses $select on attachments, accepting qualified names.
+// derivedAttachmentProps are fileAttachment's own properties: $select names them with a cast
+// (microsoft.graph.fileAttachment/contentId); without one Graph looks for them on the base type
+// and answers 400 RequestBroker--ParseUri.
+var derivedAttachmentProps = []string{"contentId", "contentLocation", "contentBytes"}
+
+// attachmentSelect parses $select on attachments, accepting qualified names and refusing a
+// derived property named without its cast.
 func attachmentSelect(c *call) (selection, bool) {
 	q := c.r.URL.Query()
 	for k, v := range q {
 		if strings.EqualFold(strings.TrimPrefix(k, "$"), "select") {
 			parts := strings.Split(v[0], ",")
 			for i, p := range parts {
+				p = strings.TrimSpace(p)
 				if _, after, ok := strings.Cut(p, "/"); ok {
 					parts[i] = after
+					continue
+				}
+				for _, d := range derivedAttachmentProps {
+					if strings.EqualFold(p, d) {
+						writeError(c.w, c.r, http.StatusBadRequest, "RequestBroker--ParseUri",
+							"Could not find a property named '"+p+"' on type 'microsoft.graph.attachment'.")
+						return nil, false
+					}
 				}
 			}
 			q[k] = []string{strings.Join(parts, ",")}

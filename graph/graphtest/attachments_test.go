@@ -334,3 +334,29 @@ func TestPostFileAttachmentLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestSelectDerivedNeedsCast: $select on attachments takes fileAttachment's own properties only
+// with their cast, as Graph does.
+func TestSelectDerivedNeedsCast(t *testing.T) {
+	s := StartT(t, Options{})
+	m := s.Emulator.AddMailbox("a@outlookfs.test")
+	draft := m.AddDraft("d")
+	m.AddFileAttachment(draft, "a.txt", "text/plain", []byte("a"))
+	c := newRaw(t, s, m.Token())
+	base := "/me/messages/" + draft + "/attachments?$select="
+	for sel, want := range map[string]int{
+		"id,name": 200,
+		"id,microsoft.graph.fileAttachment/contentId": 200,
+		"id,contentId":    400,
+		"contentBytes":    400,
+		"contentLocation": 400,
+	} {
+		r := c.do("GET", base+sel, nil, nil)
+		if r.status != want {
+			t.Errorf("$select=%s: %d, want %d: %.200s", sel, r.status, want, r.body)
+		}
+		if want == 400 && r.code(t) != "RequestBroker--ParseUri" {
+			t.Errorf("$select=%s: code %s", sel, r.code(t))
+		}
+	}
+}
