@@ -453,3 +453,18 @@ func TestUploadStatusErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalPUTAnsweredWithJSON: a final range answered 200 with the attachment's JSON and no
+// Location is attached, with that id (Microsoft's JS SDK reads such an answer so).
+func TestFinalPUTAnsweredWithJSON(t *testing.T) {
+	x := startEmu(t, graphtest.Options{FinalPUTJSON: true}, nil)
+	const size = MaxRangeSize + 1000
+	item, err := x.uploadAndCheck(t, size, UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts := x.mb.Attachments(item.ID)
+	if len(atts) != 1 {
+		t.Fatalf("%d attachments", len(atts))
+	}
+}

@@ -247,6 +247,14 @@ func (c *Client) putAnswer(resp *response, s UploadSession, sent int64, final bo
 				"graph: upload range: 201 without a readable Location: %w", ErrUploadOutcomeUnknown)
 		}
 	}
+	if final && resp.status == http.StatusOK {
+		// Some hosts answer the final range 200 with the new attachment's JSON and no
+		// Location (Microsoft's JS SDK reads it so).
+		var a attachmentJSON
+		if json.Unmarshal(resp.body, &a) == nil && a.ID != "" {
+			return PutResult{Done: true, AttachmentID: a.ID, Next: sent}, nil
+		}
+	}
 	res := PutResult{Next: sent, Expires: s.Expires}
 	var v sessionJSON
 	if len(resp.body) > 0 && json.Unmarshal(resp.body, &v) == nil {

@@ -28,6 +28,7 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 	fl.Int64Var(&f.opts.MessageSizeLimit, "message-size-limit", 35<<20, "mailbox message size limit in bytes (Exchange default 35 MB)")
 	fl.DurationVar(&f.opts.SessionLifetime, "session-lifetime", 15*time.Minute, "lifetime of an upload session")
 	fl.IntVar(&f.opts.StatusGET, "status-get", 200, "answer to GET on an upload URL (a status request Outlook does not document): 200, 404 or 405")
+	fl.BoolVar(&f.opts.FinalPUTJSON, "final-put-json", false, "answer an upload session's final range 200 with the attachment's JSON and no Location (as some hosts do)")
 	fl.BoolVar(&f.pascal, "pascal-case", false, "spell the upload host's JSON keys in PascalCase (as the China cloud does)")
 	fl.Int64Var(&f.opts.RequestLimit, "request-limit", 4<<20, "largest Graph request body accepted")
 	fl.IntVar(&f.opts.RequestLimitStatus, "request-limit-status", 400, "answer to a body over --request-limit: 400 (Maximum request length exceeded), 413, or 500 with an empty body")

@@ -40,6 +40,9 @@ type Options struct {
 	// only OneDrive documents: 200 with where the session stands (the default, as every
 	// official SDK assumes), or 404 / 405 for every such GET (what Outlook may answer).
 	StatusGET int
+	// FinalPUTJSON answers the final range of an upload session 200 with the attachment's
+	// JSON and no Location, as some hosts do, instead of the documented 201 with Location.
+	FinalPUTJSON bool
 
 	// RequestLimit is the largest Graph request body accepted. Default 4 MiB.
 	RequestLimit int64

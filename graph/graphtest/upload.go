@@ -287,6 +287,10 @@ func (e *Emulator) putRange(c *call, s *uploadSession) {
 		return
 	}
 	s.state, s.data = sessionComplete, nil
+	if e.opts.FinalPUTJSON {
+		writeJSON(c.w, http.StatusOK, attachmentJSON(a, nil))
+		return
+	}
 	coll := "Messages"
 	if s.itemKind == kindEvent {
 		coll = "Events"
