@@ -468,3 +468,49 @@ func TestFinalPUTAnsweredWithJSON(t *testing.T) {
 		t.Fatalf("%d attachments", len(atts))
 	}
 }
+
+// TestMessageSizeLimitCountsSessionsTogether: two upload sessions of one draft running together
+// cannot both land past the message size limit (each was checked alone before).
+func TestMessageSizeLimitCountsSessionsTogether(t *testing.T) {
+	const size = 5 * MaxRangeSize // 20 MiB each, 40 MiB together, under a 35 MiB limit
+	x := startEmu(t, graphtest.Options{MessageSizeLimit: 35 << 20}, nil)
+	item := ItemRef{ID: x.mb.AddDraft("two at once")}
+	data := testData(size)
+	ctx := context.Background()
+	var sess [2]UploadSession
+	for i := range sess {
+		s, err := x.c.CreateUploadSession(ctx, item, NewAttachment{Name: fmt.Sprintf("f%d.bin", i), Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess[i] = s
+	}
+	var refused int
+	done := [2]bool{}
+	for off := int64(0); off < size; off += MaxRangeSize {
+		for i := range sess {
+			if done[i] {
+				continue
+			}
+			_, err := x.c.PutRange(ctx, sess[i], off, data[off:off+MaxRangeSize], size)
+			if err != nil {
+				if !IsTooLarge(err) {
+					t.Fatalf("session %d at %d: %v", i, off, err)
+				}
+				refused++
+				done[i] = true
+				if err := x.c.CancelUpload(ctx, sess[i]); err != nil { // as the spool does
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// The first session's final range finds the second one holding 16 MiB: 36 MiB in all.
+	var names []string
+	for _, a := range x.mb.Attachments(item.ID) {
+		names = append(names, a.Name)
+	}
+	if len(names) != 1 || refused != 1 || names[0] != "f1.bin" {
+		t.Fatalf("attachments %v and %d sessions refused, want f1.bin alone and 1", names, refused)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type uploadSession struct {
 	state sessionState
 	data  []byte // allocated once, with the declared size, at the first PUT
 	next  int64
+	// held is next while the session is open and 0 once it completed or was cancelled: the
+	// bytes it holds for its item, read by other sessions without taking mu.
+	held atomic.Int64
 }
 
 type sessionState int
@@ -182,6 +186,7 @@ func (e *Emulator) handleUpload(c *call) {
 			return
 		}
 		s.state, s.data = sessionCancelled, nil
+		s.held.Store(0)
 		c.w.WriteHeader(http.StatusNoContent)
 	default:
 		c.w.Header().Set("Allow", "PUT, GET, DELETE")
@@ -263,7 +268,7 @@ func (e *Emulator) putRange(c *call, s *uploadSession) {
 			"The uploaded fragment does not start at the next expected offset.")
 		return
 	}
-	if s.mb.attachmentBytes(s.itemID)+last+1 > s.mb.messageSizeLimit() {
+	if s.mb.attachmentBytes(s.itemID)+e.heldBytes(s.mb, s.itemID, s)+last+1 > s.mb.messageSizeLimit() {
 		e.sizeExceeded(c)
 		return
 	}
@@ -275,12 +280,14 @@ func (e *Emulator) putRange(c *call, s *uploadSession) {
 		return
 	}
 	s.next = last + 1
+	s.held.Store(s.next)
 	if s.next < s.size {
 		writeJSON(c.w, http.StatusOK, e.sessionBody(s))
 		return
 	}
 	a := s.att
 	a.Data = s.data
+	s.held.Store(0) // counted as an attachment from here on
 	if err := s.mb.attach(s.itemID, s.itemKind, &a); err != nil {
 		s.state, s.data = sessionCancelled, nil
 		uploadNotFound(c)
@@ -308,4 +315,19 @@ func uploadError(c *call, status int, code, msg string) {
 
 func uploadNotFound(c *call) {
 	uploadError(c, http.StatusNotFound, codeUploadNotFound, "The upload session was not found (expired, cancelled or completed).")
+}
+
+// heldBytes is what the item's other live upload sessions hold: the message size limit counts
+// it too, so that two sessions running together cannot both land past the limit.
+func (e *Emulator) heldBytes(m *Mailbox, itemID string, except *uploadSession) int64 {
+	now, epoch := e.now(), e.expireEpoch.Load()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n int64
+	for _, o := range e.sessions {
+		if o != except && o.mb == m && o.itemID == itemID && now.Before(o.expires) && o.epoch >= epoch {
+			n += o.held.Load()
+		}
+	}
+	return n
 }
