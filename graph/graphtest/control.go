@@ -18,6 +18,7 @@ const controlPrefix = "/_emulator/"
 //	GET    /_emulator/faults           the faults that may still hit
 //	DELETE /_emulator/faults           forget them -> 204
 //	POST   /_emulator/expire-sessions  every open upload session expires -> 204
+//	POST   /_emulator/expire-delta     every delta token issued so far is stale (410) -> 204
 //	GET    /_emulator/requests         the request log
 //	POST   /_emulator/reset            forget faults, log and counters -> 204
 //	GET    /_emulator/stats            per-mailbox concurrency counters, and requests in flight
@@ -42,6 +43,9 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, faults)
 	case "DELETE faults":
 		e.faults.clear()
+		w.WriteHeader(http.StatusNoContent)
+	case "POST expire-delta":
+		e.ExpireDeltaTokens()
 		w.WriteHeader(http.StatusNoContent)
 	case "POST expire-sessions":
 		e.ExpireSessions()

@@ -22,6 +22,7 @@ type deltaState struct {
 	Select string `json:"sel,omitempty"`
 	Start  int64  `json:"st,omitempty"` // calendarView window (unix seconds)
 	End    int64  `json:"en,omitempty"`
+	Gen    uint64 `json:"g,omitempty"` // the mailbox's delta generation the round belongs to
 }
 
 func (d deltaState) encode() string {
@@ -101,9 +102,10 @@ func deltaPageSize(c *call) int {
 func deltaRound(c *call, kind string) (deltaState, bool, bool) {
 	q := c.r.URL.Query()
 	cur := c.mb.currentSeq()
+	gen, oldest := c.mb.deltaGen(c.e.opts.DeltaGenerations)
 	if v, ok := queryParam(q, "skiptoken"); ok {
 		d, good := decodeDelta(v)
-		if !good || d.Kind != kind || d.UpTo > cur {
+		if !good || d.Kind != kind || d.UpTo > cur || d.Gen < oldest {
 			syncStateNotFound(c)
 			return d, false, false
 		}
@@ -111,14 +113,51 @@ func deltaRound(c *call, kind string) (deltaState, bool, bool) {
 	}
 	if v, ok := queryParam(q, "deltatoken"); ok {
 		d, good := decodeDelta(v)
-		if !good || d.Kind != kind || d.UpTo > cur {
+		if !good || d.Kind != kind || d.UpTo > cur || d.Gen < oldest {
 			syncStateNotFound(c)
 			return d, false, false
 		}
-		return deltaState{Kind: kind, Since: d.UpTo, UpTo: cur, After: d.UpTo, Select: d.Select, Start: d.Start, End: d.End}, true, true
+		return deltaState{Kind: kind, Since: d.UpTo, UpTo: cur, After: d.UpTo, Select: d.Select, Start: d.Start, End: d.End, Gen: gen}, true, true
 	}
 	sel, _ := queryParam(q, "select")
-	return deltaState{Kind: kind, UpTo: cur, Select: sel}, false, true
+	return deltaState{Kind: kind, UpTo: cur, Select: sel, Gen: gen}, false, true
+}
+
+// deltaGen returns the mailbox's current delta generation and the oldest one whose tokens
+// are still valid.
+func (m *Mailbox) deltaGen(keep int) (cur, oldest uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	oldest = m.deltaFloor
+	if m.deltaGens >= uint64(keep) {
+		oldest = max(oldest, m.deltaGens-uint64(keep)+1)
+	}
+	return m.deltaGens, oldest
+}
+
+// nextDeltaGen starts a new generation when a round ends (a deltaLink is issued).
+func (m *Mailbox) nextDeltaGen() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deltaGens++
+	return m.deltaGens
+}
+
+// ExpireDeltaTokens makes every delta token issued so far stale (410 SyncStateNotFound), as
+// when Graph drops a mailbox's sync states (also POST /_emulator/expire-delta).
+func (e *Emulator) ExpireDeltaTokens() {
+	e.mu.Lock()
+	mbs := make([]*Mailbox, 0, len(e.mailboxes))
+	for _, m := range e.mailboxes {
+		mbs = append(mbs, m)
+	}
+	e.mu.Unlock()
+	for _, m := range mbs {
+		m.mu.Lock()
+		m.deltaGens++
+		m.deltaFloor = m.deltaGens
+		m.mu.Unlock()
+	}
 }
 
 func syncStateNotFound(c *call) {
@@ -149,6 +188,11 @@ func (e *Emulator) calendarViewDelta(c *call) {
 		return
 	}
 	if !fromToken { // a new round: the window comes from the query
+		if _, ok := queryParam(c.r.URL.Query(), "select"); ok {
+			writeError(c.w, c.r, http.StatusBadRequest, codeBadRequest,
+				"The query parameter '$select' is not supported with change tracking over the 'CalendarView' resource.")
+			return
+		}
 		start, end, ok := viewWindow(c)
 		if !ok {
 			return
@@ -207,6 +251,7 @@ func (e *Emulator) deltaPage(c *call, d deltaState, typ string, props []string,
 		body["@odata.nextLink"] = link + "?$skiptoken=" + d.encode()
 	} else {
 		d.Since, d.After = d.UpTo, d.UpTo
+		d.Gen = c.mb.nextDeltaGen()
 		body["@odata.deltaLink"] = link + "?$deltatoken=" + d.encode()
 	}
 	writeJSON(c.w, http.StatusOK, body)

@@ -93,3 +93,48 @@ func TestCalendarViewDelta(t *testing.T) {
 		t.Fatalf("no window: %d", r.status)
 	}
 }
+
+// TestDeltaTokensAge: only the latest DeltaGenerations rounds' tokens stay valid, and
+// ExpireDeltaTokens (POST /_emulator/expire-delta) makes every one stale: 410 SyncStateNotFound.
+func TestDeltaTokensAge(t *testing.T) {
+	s := StartT(t, Options{DeltaGenerations: 3})
+	m := s.Emulator.AddMailbox("a@outlookfs.test")
+	m.AddDraft("d")
+	c := newRaw(t, s, m.Token())
+	_, first := followDelta(t, c, "/me/mailFolders/drafts/messages/delta?$select=subject")
+	links := []string{first}
+	for range 3 {
+		_, l := followDelta(t, c, links[len(links)-1])
+		links = append(links, l)
+	}
+	// Four rounds ended: the first link is four generations back, the last three are valid.
+	if r := c.do("GET", links[0], nil, nil); r.status != 410 || r.code(t) != "SyncStateNotFound" {
+		t.Fatalf("a token 4 generations back: %d %s", r.status, r.body)
+	}
+	for _, l := range links[1:] {
+		if r := c.do("GET", l, nil, nil); r.status != 200 {
+			t.Fatalf("a recent token: %d %s", r.status, r.body)
+		}
+	}
+	// A new first round is always possible.
+	_, fresh := followDelta(t, c, "/me/mailFolders/drafts/messages/delta?$select=subject")
+	ctl := newRaw(t, s, "")
+	if r := ctl.do("POST", s.RootURL+"/_emulator/expire-delta", nil, nil); r.status != 204 {
+		t.Fatalf("expire-delta: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", fresh, nil, nil); r.status != 410 {
+		t.Fatalf("after expire-delta: %d %s", r.status, r.body)
+	}
+}
+
+// TestCalendarViewDeltaRefusesSelect: calendarView/delta takes no $select, as on Graph.
+func TestCalendarViewDeltaRefusesSelect(t *testing.T) {
+	s := StartT(t, Options{})
+	m := s.Emulator.AddMailbox("a@outlookfs.test")
+	c := newRaw(t, s, m.Token())
+	now := time.Now().UTC()
+	q := url.Values{"startDateTime": {now.Format(time.RFC3339)}, "endDateTime": {now.Add(time.Hour).Format(time.RFC3339)}, "$select": {"subject"}}
+	if r := c.do("GET", "/me/calendarView/delta?"+q.Encode(), nil, nil); r.status != 400 {
+		t.Fatalf("$select on calendarView/delta: %d %s", r.status, r.body)
+	}
+}

@@ -75,9 +75,12 @@ type Mailbox struct {
 	items      map[string]*item
 	tombstones []tombstone
 	seq        uint64
-	shared     bool
-	delegates  map[string]bool // lower-case UPNs whose delegated tokens may open it
-	sizeLimit  int64
+	// deltaGens counts the delta rounds that ended (deltaLinks issued); tokens of a generation
+	// before deltaFloor, or more than Options.DeltaGenerations back, are stale.
+	deltaGens, deltaFloor uint64
+	shared                bool
+	delegates             map[string]bool // lower-case UPNs whose delegated tokens may open it
+	sizeLimit             int64
 
 	load load // concurrency and volume accounting
 }

@@ -80,6 +80,10 @@ type Options struct {
 	PageSize int
 	// MaxPageSize is the largest $top accepted. Default 1000.
 	MaxPageSize int
+	// DeltaGenerations is how many of a mailbox's latest delta rounds (deltaLinks issued) keep
+	// their tokens valid; an older $deltatoken or $skiptoken gets 410 SyncStateNotFound, as
+	// Graph's sync states age. Default 8.
+	DeltaGenerations int
 
 	// MaxConcurrent is the number of requests a mailbox may have in flight
 	// (Graph and upload host together); one more gets 429 ApplicationThrottled.
@@ -163,6 +167,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPageSize <= 0 {
 		o.MaxPageSize = 1000
+	}
+	if o.DeltaGenerations <= 0 {
+		o.DeltaGenerations = 8
 	}
 	if o.MaxConcurrent == 0 {
 		o.MaxConcurrent = 4
