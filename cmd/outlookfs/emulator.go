@@ -26,6 +26,7 @@ func (f *emulatorFlags) register(fl *flag.FlagSet) {
 	fl.BoolVar(&f.so.PlainHTTP, "plain-http", false, "serve http:// instead of TLS (MSAL sign-in needs TLS)")
 	fl.StringVar(&f.so.CAFile, "ca-file", "", "where to write the CA certificate (default: a temporary file)")
 	fl.Int64Var(&f.opts.MessageSizeLimit, "message-size-limit", 35<<20, "mailbox message size limit in bytes (Exchange default 35 MB)")
+	fl.BoolVar(&f.opts.MessageSizeEncoded, "message-size-encoded", false, "count the message size limit on the attachments' MIME-encoded size (base64) instead of their bytes")
 	fl.DurationVar(&f.opts.SessionLifetime, "session-lifetime", 15*time.Minute, "lifetime of an upload session")
 	fl.IntVar(&f.opts.StatusGET, "status-get", 200, "answer to GET on an upload URL (a status request Outlook does not document): 200, 404 or 405")
 	fl.BoolVar(&f.opts.FinalPUTJSON, "final-put-json", false, "answer an upload session's final range 200 with the attachment's JSON and no Location (as some hosts do)")

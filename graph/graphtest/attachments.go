@@ -245,7 +245,7 @@ func (e *Emulator) postAttachment(c *call, kind, id string) {
 			"A type named 'microsoft.graph.attachment' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.")
 		return
 	}
-	if c.mb.attachmentBytes(id)+e.heldBytes(c.mb, id, nil)+int64(len(a.Data)) > c.mb.messageSizeLimit() {
+	if c.mb.attachmentBytes(id)+e.heldBytes(c.mb, id, nil)+e.counted(int64(len(a.Data))) > c.mb.messageSizeLimit() {
 		e.sizeExceeded(c)
 		return
 	}

@@ -360,3 +360,21 @@ func TestSelectDerivedNeedsCast(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageSizeEncoded: with MessageSizeEncoded the limit counts the MIME encoding, so 700
+// bytes are over a 1,000-byte limit (about 1,270 encoded) that their raw size is under.
+func TestMessageSizeEncoded(t *testing.T) {
+	for _, encoded := range []bool{false, true} {
+		s := StartT(t, Options{MessageSizeLimit: 1000, MessageSizeEncoded: encoded})
+		m := s.Emulator.AddMailbox("a@outlookfs.test")
+		draft := m.AddDraft("d")
+		r := newRaw(t, s, m.Token()).do("POST", "/me/messages/"+draft+"/attachments", fileAttachmentBody("b", make([]byte, 700)), nil)
+		want := http.StatusCreated
+		if encoded {
+			want = http.StatusBadRequest
+		}
+		if r.status != want {
+			t.Errorf("encoded=%v: %d %s, want %d", encoded, r.status, r.body, want)
+		}
+	}
+}

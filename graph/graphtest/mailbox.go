@@ -262,7 +262,7 @@ func (m *Mailbox) attachmentBytes(itemID string) int64 {
 	var n int64
 	if it := m.items[itemID]; it != nil {
 		for _, a := range it.attachments {
-			n += int64(len(a.Data))
+			n += m.e.counted(int64(len(a.Data)))
 		}
 	}
 	return n
@@ -391,3 +391,17 @@ func (m *Mailbox) SetSubject(id, subject string) bool {
 	_, ok = m.update(id, it.Kind, func(s *StoredItem) { s.Subject = subject })
 	return ok
 }
+
+// counted is what n bytes of an attachment weigh against the message size limit: n, or with
+// Options.MessageSizeEncoded their MIME encoding (base64 in 76-character lines ending CRLF,
+// and about 300 bytes of part headers).
+func (e *Emulator) counted(n int64) int64 {
+	if !e.opts.MessageSizeEncoded || n == 0 {
+		return n
+	}
+	b64 := (n + 2) / 3 * 4
+	return b64 + (b64+75)/76*2 + mimePartHeaders
+}
+
+// mimePartHeaders approximates the headers of one attachment's MIME part.
+const mimePartHeaders = 300

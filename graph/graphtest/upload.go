@@ -268,7 +268,7 @@ func (e *Emulator) putRange(c *call, s *uploadSession) {
 			"The uploaded fragment does not start at the next expected offset.")
 		return
 	}
-	if s.mb.attachmentBytes(s.itemID)+e.heldBytes(s.mb, s.itemID, s)+last+1 > s.mb.messageSizeLimit() {
+	if s.mb.attachmentBytes(s.itemID)+e.heldBytes(s.mb, s.itemID, s)+e.counted(last+1) > s.mb.messageSizeLimit() {
 		e.sizeExceeded(c)
 		return
 	}
@@ -326,7 +326,7 @@ func (e *Emulator) heldBytes(m *Mailbox, itemID string, except *uploadSession) i
 	var n int64
 	for _, o := range e.sessions {
 		if o != except && o.mb == m && o.itemID == itemID && now.Before(o.expires) && o.epoch >= epoch {
-			n += o.held.Load()
+			n += e.counted(o.held.Load())
 		}
 	}
 	return n
