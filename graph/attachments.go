@@ -146,7 +146,7 @@ type newFileAttachmentJSON struct {
 // Request size policy: Graph limits a request body to about 4 MB, and the base64
 // JSON of a file just under 3 MiB is about 4.19 MB - over it, while an upload
 // session refuses anything under 3 MiB. So a JSON body larger than
-// Config.RequestLimit (default 4 MiB) is sent gzip'ed with Content-Encoding: gzip,
+// Config.RequestLimit (default 4 MB, 4,000,000 bytes) is sent gzip'ed with Content-Encoding: gzip,
 // as Microsoft's own SDKs send every body; base64 of even incompressible data
 // shrinks to about 3.2 MB that way. A service that counts the decompressed body
 // against its limit answers 413 or 400 "Maximum request length exceeded": that

@@ -21,7 +21,7 @@ type Config struct {
 	MaxInFlight  int           // requests in flight per mailbox, shared by every call incl. upload PUTs; default 4
 	MaxAttempts  int           // per request, default 6
 	MaxRetryTime time.Duration // per request, default 2m
-	RequestLimit int64         // largest POST body sent as is (bytes); default 4 MiB; over it the JSON is gzip'ed
+	RequestLimit int64         // largest POST body sent as is (bytes); default 4 MB; over it the JSON is gzip'ed
 	Logger       *slog.Logger  // debug lines per request; nil -> discarded
 }
 
@@ -30,7 +30,10 @@ const (
 	DefaultMaxInFlight  = 4
 	DefaultMaxAttempts  = 6
 	DefaultMaxRetryTime = 2 * time.Minute
-	DefaultRequestLimit = 4 << 20
+	// DefaultRequestLimit is Graph's documented request size limit, "4 MB", read as 4,000,000
+	// bytes: whether Graph means 4 MB or 4 MiB is not known, and a body between the two sent as
+	// is would be refused if it means 4 MB (a 2.9 MiB file's base64 JSON is such a body).
+	DefaultRequestLimit = 4_000_000
 )
 
 // Client talks to Microsoft Graph for one mailbox. It is safe for concurrent use.
