@@ -85,6 +85,12 @@ D5=$(new_draft probe)
 expect "POST a 4 MiB body (--request-limit-status 500)" 500 "$(req POST "$GRAPH/me/messages/$D5/attachments" -H "$(auth)" -H 'Content-Type: application/json' --data-binary @"$WORK/big.json")"
 expect "  its body's length" 0 "$(stat -c %s "$WORK/body")"
 
+echo "== HTTP/2 and gzip'ed answers, as Graph sends them"
+expect "GET drafts: HTTP version" 2 "$(curl -sS -o /dev/null -w '%{http_version}' --http2 --cacert "$CA" -H "$(auth)" "$GRAPH/me/mailFolders/drafts/messages")"
+expect "GET drafts with Accept-Encoding: gzip: Content-Encoding" gzip "$(curl -sS -o /dev/null -D - --cacert "$CA" -H "$(auth)" -H 'Accept-Encoding: gzip' "$GRAPH/me/mailFolders/drafts/messages" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')"
+expect "GET drafts without it: Content-Encoding" "" "$(curl -sS -o /dev/null -D - --cacert "$CA" -H "$(auth)" "$GRAPH/me/mailFolders/drafts/messages" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')"
+expect "GET drafts with Prefer: IdType=\"ImmutableId\"" 200 "$(req GET "$GRAPH/me/mailFolders/drafts/messages" -H "$(auth)" -H 'Prefer: IdType="ImmutableId"')"
+
 echo "== the status GET on an upload URL (not documented for Outlook)"
 for status in 200 404 405; do
   start "get$status" --status-get "$status"

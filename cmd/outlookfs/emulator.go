@@ -23,6 +23,7 @@ type emulatorFlags struct {
 func (f *emulatorFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.so.GraphAddr, "listen", "127.0.0.1:0", "address of the Graph (and sign-in) listener")
 	fl.StringVar(&f.so.UploadAddr, "upload-listen", "127.0.0.1:0", "address of the upload host's listener")
+	fl.BoolVar(&f.so.HTTP1Only, "http1", false, "speak HTTP/1.1 only (by default HTTP/2 too, as Graph does)")
 	fl.BoolVar(&f.so.PlainHTTP, "plain-http", false, "serve http:// instead of TLS (MSAL sign-in needs TLS)")
 	fl.StringVar(&f.so.CAFile, "ca-file", "", "where to write the CA certificate (default: a temporary file)")
 	fl.Int64Var(&f.opts.MessageSizeLimit, "message-size-limit", 35<<20, "mailbox message size limit in bytes (Exchange default 35 MB)")

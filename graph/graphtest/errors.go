@@ -1,6 +1,8 @@
 package graphtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -69,7 +71,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
+	if g, ok := w.(interface{ acceptsGzip() bool }); ok && g.acceptsGzip() && len(b) >= gzipMinBody {
+		// Graph compresses its JSON answers for a client that accepts gzip.
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		b = buf.Bytes()
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// gzipMinBody: shorter JSON answers go as they are.
+const gzipMinBody = 1024

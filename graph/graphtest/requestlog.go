@@ -10,13 +10,15 @@ import (
 type RequestRecord struct {
 	Host     string    `json:"host"` // "graph" or "upload"
 	Method   string    `json:"method"`
-	Path     string    `json:"path"` // URL path only, never the query
+	Proto    string    `json:"proto"` // "HTTP/1.1" or "HTTP/2.0"
+	Path     string    `json:"path"`  // URL path only, never the query
 	Range    string    `json:"range,omitempty"`
 	Mailbox  string    `json:"mailbox,omitempty"`
 	Status   int       `json:"status"` // 0: the connection was cut
 	Fault    string    `json:"fault,omitempty"`
 	BytesIn  int64     `json:"bytesIn"` // request body bytes read, as on the wire
 	BytesOut int64     `json:"bytesOut"`
+	Gzip     bool      `json:"gzip,omitempty"` // the answer was gzip'ed (the client accepted it)
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 }

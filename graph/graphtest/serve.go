@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -38,6 +39,7 @@ type call struct {
 	release     func()
 	pending     *Fault // apply-then-fail: answered after the handler
 	cut         bool   // the connection was cut: nothing more to write or read
+	abort       bool   // HTTP/2: reset the stream once the request is logged
 }
 
 // serve runs h for one request with the link, the request log and the
@@ -46,7 +48,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, host string, h 
 	e.inFlight.Add(1)
 	c := &call{e: e, host: host, orig: w}
 	c.rec = RequestRecord{
-		Host: host, Method: r.Method, Path: r.URL.Path,
+		Host: host, Method: r.Method, Proto: r.Proto, Path: r.URL.Path,
 		Range: r.Header.Get("Content-Range"), Start: e.now(),
 	}
 	c.body = &bodyReader{rc: r.Body, link: &e.link, ctx: r.Context()}
@@ -72,8 +74,12 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, host string, h 
 		}
 		c.rec.BytesIn = c.body.n
 		c.rec.BytesOut = c.rw.n
+		c.rec.Gzip = c.rw.Header().Get("Content-Encoding") == "gzip"
 		e.log.add(c.rec)
 		e.inFlight.Add(-1)
+		if c.abort {
+			panic(http.ErrAbortHandler) // resets the HTTP/2 stream, as a cut link looks to the client
+		}
 		e.opts.Logger.Debug("graphtest request", "host", host, "method", c.rec.Method, "path", c.rec.Path,
 			"status", c.rec.Status, "fault", c.rec.Fault, "in", c.rec.BytesIn, "out", c.rec.BytesOut,
 			"duration", c.rec.End.Sub(c.rec.Start))
@@ -164,7 +170,8 @@ func (c *call) cutConnection(n int64) {
 	c.releaseSlot()
 	conn, _, err := http.NewResponseController(c.orig).Hijack()
 	if err != nil {
-		panic(http.ErrAbortHandler) // HTTP/2 or in-process: abort the stream
+		c.abort = true // HTTP/2 or in-process: serve resets the stream once it logged the request
+		return
 	}
 	raw := conn
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
@@ -229,6 +236,19 @@ func (w *responseRecorder) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return written, nil
+}
+
+// acceptsGzip: the request's Accept-Encoding allows a gzip'ed answer (writeJSON sends one).
+func (w *responseRecorder) acceptsGzip() bool {
+	for _, v := range w.c.r.Header.Values("Accept-Encoding") {
+		for _, enc := range strings.Split(v, ",") {
+			enc, q, _ := strings.Cut(strings.TrimSpace(enc), ";")
+			if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

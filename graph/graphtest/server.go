@@ -29,6 +29,9 @@ type ServerOptions struct {
 	Hosts []string
 	// IdP configures the fake identity provider served on the Graph host.
 	IdP IdPOptions
+	// HTTP1Only serves HTTP/1.1 alone. By default both hosts also speak HTTP/2 over TLS, as
+	// Graph and the upload host do, so a client's transport multiplexes as in production.
+	HTTP1Only bool
 }
 
 // Server is the emulator served on two listeners: Graph and the upload host.
@@ -107,7 +110,10 @@ func Start(opts Options, so ServerOptions) (*Server, error) {
 		tlsConf = &tls.Config{
 			Certificates: []tls.Certificate{pki.leaf},
 			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"},
+			NextProtos:   []string{"h2", "http/1.1"},
+		}
+		if so.HTTP1Only {
+			tlsConf.NextProtos = []string{"http/1.1"}
 		}
 	}
 	s.RootURL = scheme + "://" + urlHost(gl.Addr())
@@ -125,10 +131,12 @@ func Start(opts Options, so ServerOptions) (*Server, error) {
 		srv := &http.Server{
 			Handler:           p.h,
 			ReadHeaderTimeout: 30 * time.Second,
-			// HTTP/1.1 only: the connection-cut faults hijack connections.
-			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-			ErrorLog:     slog.NewLogLogger(s.Emulator.opts.Logger.Handler(), slog.LevelDebug),
+			ErrorLog:          slog.NewLogLogger(s.Emulator.opts.Logger.Handler(), slog.LevelDebug),
+			// A connection-cut fault hijacks an HTTP/1.1 connection and resets an HTTP/2 stream.
+			Protocols: new(http.Protocols),
 		}
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(tlsConf != nil && !so.HTTP1Only)
 		l := p.l
 		if tlsConf != nil {
 			l = tls.NewListener(l, tlsConf)
