@@ -21,7 +21,7 @@ PEER      ?= $(CURDIR)/../shared/peer
 PJDFSTEST ?= $(PEER)/pjdfstest
 FSX       ?= $(PEER)/xfstests-ltp/fsx
 FSSTRESS  ?= $(PEER)/xfstests-ltp/fsstress
-PEER_ARGS  = -peer.pjdfstest=$(PJDFSTEST) -peer.fsx=$(FSX) -peer.fsstress=$(FSSTRESS) $(if $(UPDATE),-peer.update)
+PEER_ARGS  = -peer.log=$(CURDIR)/bin/pjdfstest-prove.log -peer.pjdfstest=$(PJDFSTEST) -peer.fsx=$(FSX) -peer.fsstress=$(FSSTRESS) $(if $(UPDATE),-peer.update)
 PEER_TEST  = OUTLOOKFS_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags peer -count=1 -v -run '^TestPeer' ./cmd/outlookfs
 
 test-posix: build
