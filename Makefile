@@ -1,10 +1,10 @@
-# outlookfs: make build | test | bench | demo | lint
+# outlookfs: make build | test | test-posix | soak | bench | demo | lint
 GO       ?= go
 BIN      := bin/outlookfs
 DEMO_DIR ?= /tmp/outlookfs-demo
 PKGS     := ./...
 
-.PHONY: build test test-sdk race bench demo lint fuzz clean
+.PHONY: build test test-sdk test-posix soak race bench demo lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/outlookfs
@@ -13,6 +13,25 @@ build:
 # -p 1 keeps the mount tests from fighting the package builds for the 2 CI cores.
 test: build
 	$(GO) test -count=1 -timeout 15m -p 1 $(PKGS)
+
+# Peer suites (docs/peer-suites.md): pjdfstest, fsx and fsstress, prebuilt elsewhere, against a
+# mount of bin/outlookfs on the emulator. UPDATE=1 rewrites docs/pjdfstest-expected.txt from the
+# run, for a human to review.
+PEER      ?= $(CURDIR)/../shared/peer
+PJDFSTEST ?= $(PEER)/pjdfstest
+FSX       ?= $(PEER)/xfstests-ltp/fsx
+FSSTRESS  ?= $(PEER)/xfstests-ltp/fsstress
+PEER_ARGS  = -peer.log=$(CURDIR)/bin/pjdfstest-prove.log -peer.pjdfstest=$(PJDFSTEST) -peer.fsx=$(FSX) -peer.fsstress=$(FSSTRESS) $(if $(UPDATE),-peer.update)
+PEER_TEST  = OUTLOOKFS_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags peer -count=1 -v -run '^TestPeer' ./cmd/outlookfs
+
+test-posix: build
+	$(PEER_TEST) -timeout 10m -args $(PEER_ARGS)
+
+# The same suites, longer: every pjdfstest file the table runs in soak, more and longer fsx runs,
+# more fsstress processes and operations.
+soak: build
+	$(PEER_TEST) -timeout 60m -args $(PEER_ARGS) -peer.soak -peer.timeout=45m \
+		-peer.fsx-runs=12 -peer.fsx-ops=3000 -peer.fsstress-procs=6 -peer.fsstress-ops=1000
 
 # The suite under the race detector (slower; -short trims the longest spool cases).
 race: build

@@ -21,10 +21,19 @@ import (
 	"time"
 )
 
-// builtBinary is the outlookfs binary these tests drive, built once.
+// builtBinary is the outlookfs binary these tests drive, built once (or the one named by
+// $OUTLOOKFS_BINARY: `make test-posix` drives the bin/outlookfs it built).
 var builtBinary string
 
 func TestMain(m *testing.M) {
+	if b := os.Getenv("OUTLOOKFS_BINARY"); b != "" {
+		abs, err := filepath.Abs(b)
+		if err != nil {
+			panic(err)
+		}
+		builtBinary = abs
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "outlookfs-cli-test-")
 	if err != nil {
 		panic(err)
