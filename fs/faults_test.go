@@ -6,6 +6,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/outlookfs/outlookfs/graph/graphtest"
 
 	"github.com/outlookfs/outlookfs/spool"
 )
@@ -80,6 +83,74 @@ func TestFullSpoolAttachesNothing(t *testing.T) {
 				h.waitAll(t, id)
 			}
 			h.wantAttachments(id, map[string][]byte{"small.bin": data})
+		})
+	}
+}
+
+// TestSyncCloseRetries: with the default (synchronous) close, one transient failure of the
+// request that uploads a file (a cut connection, a 500 or a 504 on the small file's POST, a 500
+// on createUploadSession) no longer fails cp at once: the close waits through the spool's
+// retries and cp succeeds with the file attached once. A failure that lasts past the sync retry
+// window fails cp with EIO and attaches nothing. Issue 11.
+func TestSyncCloseRetries(t *testing.T) {
+	small, smallData := writeSource(t, 1<<20, 21)
+	large, largeData := writeSource(t, 5<<20, 22)
+	post := graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments"}
+	session := graphtest.Fault{Host: "graph", Method: "POST", Path: "/createUploadSession"}
+	with := func(f graphtest.Fault, change func(*graphtest.Fault)) graphtest.Fault {
+		change(&f)
+		return f
+	}
+	for _, tc := range []struct {
+		name  string
+		fault graphtest.Fault
+		large bool
+		ok    bool // cp succeeds
+	}{
+		{"reset on the POST", with(post, func(f *graphtest.Fault) { f.Cut = true }), false, true},
+		{"500 on the POST", with(post, func(f *graphtest.Fault) { f.Status = 500 }), false, true},
+		{"504 on the POST", with(post, func(f *graphtest.Fault) { f.Status = 504 }), false, true},
+		{"500 on createUploadSession", with(session, func(f *graphtest.Fault) { f.Status = 500 }), true, true},
+		{"500 on every POST", with(post, func(f *graphtest.Fault) { f.Status, f.Count = 500, -1 }), false, false},
+		{"500 on every createUploadSession", with(session, func(f *graphtest.Fault) { f.Status, f.Count = 500, -1 }), true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A short landing window: an unanswered POST is looked for this long before it is
+			// sent again (the default minute would only slow the test down).
+			ho := harnessOptions{landing: 2 * time.Second, syncRetry: 30 * time.Second}
+			if !tc.ok {
+				ho.syncRetry = 3 * time.Second
+			}
+			h := newHarness(t, ho)
+			id, dir := h.draft("Transient")
+			src, data := small, smallData
+			if tc.large {
+				src, data = large, largeData
+			}
+			h.srv.Emulator.Inject(tc.fault)
+			start := time.Now()
+			out, err := h.run("cp", src, filepath.Join(dir, "f.bin"))
+			took := time.Since(start)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("cp failed after %v on a single transient error: %v\n%s", took, err, out)
+				}
+				h.wantAttachments(id, map[string][]byte{"f.bin": data})
+				if !strings.Contains(h.logs.String(), "will retry") {
+					t.Errorf("the fault did not hit: no retry in the log")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(out, "Input/output error") {
+				t.Fatalf("cp with Graph failing all along: %v %q, want EIO", err, out)
+			}
+			if took < ho.syncRetry {
+				t.Errorf("cp failed after %v, before the %v of retries", took, ho.syncRetry)
+			}
+			h.wantAttachments(id, map[string][]byte{})
+			if _, ok := h.spool.Get(h.spoolID(id, "f.bin")); ok {
+				t.Errorf("the spool still holds the failed file")
+			}
 		})
 	}
 }

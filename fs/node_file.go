@@ -674,10 +674,11 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 }
 
 // waitUpload blocks until the spool reports the file attached or failed; the caller announced
-// the wait with await. A synchronous close
-// does not wait for the spool's retries: once the graph client's own retries are spent and the
-// spool would try again later, the upload is cancelled and the close fails with EIO, so that a
-// failed cp never attaches its file behind the user's back.
+// the wait with await. A synchronous close waits through the spool's retries of transient
+// failures like --async does, for up to SyncRetryWindow without progress (watchRetries); then
+// the upload is cancelled (what a request in flight may still attach is deleted: see
+// spool.Remove) and the close fails with EIO, so that a failed cp never attaches its file
+// behind the user's back.
 func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 	defer func() {
 		n.mu.Lock()
@@ -731,17 +732,35 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 	return 0
 }
 
-// watchRetries reports (and cancels the wait) when the spool puts a file's upload off to retry later.
+// watchRetries reports (and cancels the wait) when the spool's retries of a file's upload are
+// spent for a synchronous close: the upload kept failing transiently (the spool says
+// "retrying: ...") for SyncRetryWindow since the first failure after its last progress.
 func (f *FS) watchRetries(ctx context.Context, id string, gaveUp chan<- string, cancel func()) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	var since time.Time // when the upload was first seen failing since its last progress
+	confirmed := int64(-1)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if m, ok := f.opts.Spool.Get(id); ok && m.State != spool.StateAttached && strings.HasPrefix(m.Reason, "retrying:") {
+		m, ok := f.opts.Spool.Get(id)
+		if !ok || m.State == spool.StateAttached {
+			continue
+		}
+		if m.Confirmed != confirmed {
+			confirmed, since = m.Confirmed, time.Time{}
+		}
+		if !strings.HasPrefix(m.Reason, "retrying:") {
+			continue
+		}
+		now := time.Now()
+		if since.IsZero() {
+			since = now
+		}
+		if now.Sub(since) >= f.opts.SyncRetryWindow {
 			gaveUp <- m.Reason
 			cancel()
 			return
