@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outlookfs/outlookfs/graph"
 	"github.com/outlookfs/outlookfs/graph/graphtest"
 
 	"github.com/outlookfs/outlookfs/spool"
@@ -153,4 +156,90 @@ func TestSyncCloseRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAsyncUploadStaysListed: a file copied with --async stays in ls after its upload finishes,
+// also while a listing fetched during the upload is served (issue 11: it vanished for a few
+// seconds). The race is staged with the listing's own fetch machinery: a fetch that started
+// while the upload ran (its answer lacks the file) completes after the attach was first shown,
+// and is served while the next fetch is still on its way. Then ls goes on until listings
+// fetched after the attach are served; every ls must show the file.
+func TestAsyncUploadStaysListed(t *testing.T) {
+	h := newHarness(t, harnessOptions{async: true, emu: graphtest.Options{Bandwidth: 4_000_000}})
+	id, dir := h.draft("Listed")
+	h.mb.AddFileAttachment(id, "already.txt", "text/plain", []byte("there"))
+	src, data := writeSource(t, 6<<20, 31)
+	h.must("ls", dir)
+	h.must("cp", src, filepath.Join(dir, "big.bin"))
+	sid := h.spoolID(id, "big.bin")
+	ls := func(when string) {
+		t.Helper()
+		if out := h.must("ls", dir); !strings.Contains(out, "big.bin") {
+			t.Errorf("ls %s does not show big.bin:\n%s", when, out)
+		}
+	}
+	ref := h.fsys.opts.Spool.All()[0].Item
+	before, err := h.fsys.opts.Backend.ListAttachments(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := h.spool.Get(sid); !ok || m.State == spool.StateAttached {
+		t.Fatalf("the upload ended before the test could list the item during it (%v); slow the link down", m.State)
+	}
+	l := h.fsys.itemListing(id)
+	// stall starts a fetch of the listing that answers items once released.
+	stall := func(items []graph.Attachment) (release func()) {
+		gate := make(chan struct{})
+		l.mu.Lock()
+		done := l.startLocked(func(ctx context.Context) ([]graph.Attachment, error) {
+			<-gate
+			return items, nil
+		}, h.fsys.log)
+		l.mu.Unlock()
+		return func() { close(gate); <-done }
+	}
+	releaseOld := stall(before) // started during the upload: its answer lacks the file
+	if _, err := h.spool.Wait(t.Context(), sid, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first ls after the attach shows the file (the listing lacks it, the spool has it) and
+	// asks for a fresh listing; its lookups wait for the fetch in flight.
+	first := make(chan string, 1)
+	go func() {
+		out, err := h.run("ls", dir)
+		first <- fmt.Sprint(out, err)
+	}()
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a condition, not a wait before an assertion
+		}
+	}
+	waitUntil("the first ls to ask for a fresh listing", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.stale
+	})
+	// The next fetch will be slow; meanwhile the answer of the one started during the upload
+	// comes in and is served.
+	h.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "GET", Path: "/attachments", Delay: 2 * time.Second})
+	releaseOld()
+	waitUntil("the next fetch to start", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.inflight != nil
+	})
+	ls("while the listing fetched during the upload is served")
+	if out := <-first; !strings.Contains(out, "big.bin") {
+		t.Fatalf("the first ls after the attach does not show big.bin:\n%q", out)
+	}
+	after := l.fetchCount()
+	for l.fetchCount() < after+2 { // until listings fetched after the attach are served
+		ls("after the attach")
+	}
+	h.wantAttachments(id, map[string][]byte{"already.txt": []byte("there"), "big.bin": data})
 }

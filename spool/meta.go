@@ -47,6 +47,8 @@ type Meta struct {
 	FailKind     FailKind
 	Reason       string // once failed: a sentence a person can act on; while waiting to retry: "retrying: " + the last problem
 	Abandoned    bool   // a writing file whose writer died with a previous process
+	// Finished is when the file was attached or failed (in memory only: the record keeps FinishedAt).
+	Finished time.Time `json:"-"`
 }
 
 // CreateOptions describes a new file.

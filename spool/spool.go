@@ -94,6 +94,7 @@ func (e *entry) meta() Meta {
 	m := e.rec.Meta
 	m.Size = e.size
 	m.Mtime = e.mtime
+	m.Finished = e.rec.FinishedAt
 	return m
 }
 
