@@ -645,7 +645,13 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		return 0
 	}
 	start := time.Now()
-	err := f.Commit(ctx)
+	commit := f.Commit
+	if !n.fs.opts.Async {
+		// The close waits for the upload: should outlookfs die before it returns, the file's
+		// cp did not succeed, and no later mount may attach it.
+		commit = f.CommitAwaited
+	}
+	err := commit(ctx)
 	n.fs.log.Debug("committed to the spool", "name", name, "size", f.Size(), "took", time.Since(start))
 	if err != nil {
 		// The bytes may not be on disk (a failed fdatasync), or the record could not be

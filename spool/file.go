@@ -394,7 +394,14 @@ func (f *File) Sync() error {
 // file is kept, not queued, until renamed to an ordinary name). Committing
 // twice is a no-op. A file one of whose writes or truncates failed is never
 // committed: Commit returns that error, and the caller drops the file (Abandon).
-func (f *File) Commit(ctx context.Context) error {
+func (f *File) Commit(ctx context.Context) error { return f.commit(ctx, false) }
+
+// CommitAwaited is Commit for a writer that waits for the upload before it is told the file is
+// safe (a synchronous close). Should the process die before the upload ends, a later process
+// does not upload the file: it removes it (and whatever its last request may have attached).
+func (f *File) CommitAwaited(ctx context.Context) error { return f.commit(ctx, true) }
+
+func (f *File) commit(ctx context.Context, awaited bool) error {
 	if err := f.s.enter(); err != nil {
 		return err
 	}
@@ -417,6 +424,7 @@ func (f *File) Commit(ctx context.Context) error {
 	err := f.s.update(f.e, -1, func(r *record) error {
 		r.State = StateCommitted
 		r.CommittedAt = time.Now()
+		r.Awaited = awaited && !r.Scratch
 		return nil
 	})
 	if err != nil {
@@ -426,7 +434,7 @@ func (f *File) Commit(ctx context.Context) error {
 		// The record saying committed may still reach the disk later, and a restart would then
 		// upload a file whose close failed: say writing again (never uploaded as is).
 		rerr := f.s.update(f.e, -1, func(r *record) error {
-			r.State, r.CommittedAt = StateWriting, time.Time{}
+			r.State, r.CommittedAt, r.Awaited = StateWriting, time.Time{}, false
 			return nil
 		})
 		if rerr != nil {

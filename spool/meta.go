@@ -88,6 +88,10 @@ type record struct {
 	FinishedAt time.Time `json:",omitzero"`
 	// ReplacePending: attached, but Replaces is not deleted yet.
 	ReplacePending bool `json:",omitempty"`
+	// Awaited: a synchronous close waits for this upload, so its writer has not been told yet
+	// that the file is safe. If the process dies before that close returns, the file is never
+	// uploaded by a later process (its cp did not succeed): recover removes it.
+	Awaited bool `json:",omitempty"`
 	// Restarts counts the new sessions started after a session was lost.
 	Restarts int `json:",omitempty"`
 }
