@@ -243,3 +243,31 @@ func TestAsyncUploadStaysListed(t *testing.T) {
 	}
 	h.wantAttachments(id, map[string][]byte{"already.txt": []byte("there"), "big.bin": data})
 }
+
+// TestRefusedNameIsLogged: every name refused with EINVAL leaves a log line saying why. Issue 11.
+func TestRefusedNameIsLogged(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	_, dir := h.draft("Names")
+	for _, tc := range []struct {
+		name   string
+		script string // python3, with D the draft's directory and R the drafts directory
+		want   string // in the log
+	}{
+		{"create, trailing space", `open(os.path.join(D, "a.txt "), "w").close()`, `creating a file refused: the name would be listed as \"a.txt\"`},
+		{"create, control character", `open(os.path.join(D, "a\x01b"), "w").close()`, "creating a file refused: the name holds the control character U+0001"},
+		{"create, inline", `open(os.path.join(D, "inline"), "w").close()`, `creating a file refused: \"inline\" is reserved`},
+		{"rename, leading space", `open(os.path.join(D, ".t"), "w").close(); os.rename(os.path.join(D, ".t"), os.path.join(D, " t"))`, `creating a file refused: the name would be listed as \"t\"`},
+		{"mkdir, trailing space", `os.mkdir(os.path.join(R, "Draft "))`, `mkdir refused: the name would be listed as \"Draft\"`},
+		{"rename a draft, control character", `os.rename(os.path.join(R, "Names"), os.path.join(R, "Na\x7fmes"))`, "refused: the name holds the control character U+007F"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := h.run("python3", "-c", "import os, sys\nD, R = sys.argv[1], sys.argv[2]\n"+tc.script, dir, filepath.Dir(dir))
+			if err == nil || !strings.Contains(out, "Invalid argument") {
+				t.Fatalf("want EINVAL, got %v:\n%s", err, out)
+			}
+			if !strings.Contains(h.logs.String(), tc.want) {
+				t.Errorf("no log line %q", tc.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"strings"
 	"syscall"
@@ -325,8 +326,11 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 	if n.inline || !n.writable {
 		return syscall.EACCES
 	}
-	if !validLocalName(name) || name == inlineDirName {
-		return syscall.EINVAL
+	if reason := nameProblem(name); reason != "" {
+		return n.fs.refuse("creating a file", name, syscall.EINVAL, reason)
+	}
+	if name == inlineDirName {
+		return n.fs.refuse("creating a file", name, syscall.EINVAL, "\""+inlineDirName+"\" is reserved for inline attachments")
 	}
 	return 0
 }
@@ -377,7 +381,7 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 		return syscall.EXDEV
 	}
 	if flags&^uint32(renameNoReplace) != 0 {
-		return syscall.EINVAL
+		return n.fs.refuse("rename", name, syscall.EINVAL, fmt.Sprintf("rename flags %#x are not supported (only RENAME_NOREPLACE)", flags))
 	}
 	e, errno := n.file(ctx, name)
 	if errno != 0 {
