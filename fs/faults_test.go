@@ -271,3 +271,34 @@ func TestRefusedNameIsLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonedNotCountedAsWriting: files being written when the process died are counted as
+// abandoned in .outlookfs/status, not as writing nor as bytes to upload. Issue 11.
+func TestAbandonedNotCountedAsWriting(t *testing.T) {
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	sp, err := spool.Open(context.Background(), spool.Options{Dir: spoolDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := graphtest.StartT(t, graphtest.Options{})
+	srv.Emulator.AddMailbox(testUPN)
+	id := srv.Emulator.Mailbox(testUPN).AddDraft("Died")
+	f, err := sp.Create(context.Background(), spool.CreateOptions{Item: graph.ItemRef{Kind: graph.KindMessage, ID: id}, Name: "half.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 5_000_000), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Close(); err != nil { // the process stops with the file still open
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOptions{srv: srv, spoolDir: spoolDir})
+	st := h.must("cat", filepath.Join(h.dir, ".outlookfs", "status"))
+	if !strings.Contains(st, "spool: 0 writing, 0 waiting, 0 uploading, 0 failed; 0.0 MB not uploaded yet; 1 abandoned") {
+		t.Errorf(".outlookfs/status after a restart with an abandoned file:\n%s", st)
+	}
+	if up := h.must("cat", filepath.Join(h.dir, ".outlookfs", "uploads")); strings.Contains(up, "half.bin") {
+		t.Errorf(".outlookfs/uploads lists the abandoned file:\n%s", up)
+	}
+}
