@@ -38,13 +38,13 @@ type mountConfig struct {
 	LandingWindow time.Duration
 	// SyncRetry: how long a synchronous close waits through the retries of an upload that
 	// keeps failing transiently before it fails with EIO (fs.Options.SyncRetryWindow).
-	SyncRetry time.Duration
-	CacheMax      int64
-	MaxInFlight   int
-	Debug         bool
-	FuseDebug     bool
-	StateDir      string // default $XDG_STATE_HOME/outlookfs/<profile>
-	CacheDir      string // default $XDG_CACHE_HOME/outlookfs/<profile>
+	SyncRetry   time.Duration
+	CacheMax    int64
+	MaxInFlight int
+	Debug       bool
+	FuseDebug   bool
+	StateDir    string // default $XDG_STATE_HOME/outlookfs/<profile>
+	CacheDir    string // default $XDG_CACHE_HOME/outlookfs/<profile>
 	// UploadSessions is false in clouds without attachment upload sessions (US Gov):
 	// files are then capped below 3 MiB.
 	UploadSessions bool
