@@ -142,8 +142,10 @@ func TestCopyOutlivesItsUploadSession(t *testing.T) {
 // TestFailedCopyLeavesNothing: the POST of a small file is stored by Graph but answered 504, and
 // the listing that would tell fails too: cp reports EIO, so the attachment Graph made after all
 // must go (the spool keeps looking and deletes it) - a failed cp never leaves its file attached.
+// The close gives up at the first retry (a sync retry window of 1 ms): with the default window
+// the retry finds the attachment and cp succeeds (TestSyncCloseRetries).
 func TestFailedCopyLeavesNothing(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
+	h := newHarness(t, harnessOptions{syncRetry: time.Millisecond})
 	id, dir := h.draft("Landed")
 	h.must("ls", dir)
 	h.srv.Emulator.Inject(graphtest.Fault{Host: "graph", Method: "POST", Path: "/attachments", ApplyThenFail: true, Status: 504})

@@ -32,10 +32,9 @@ type FS struct {
 	draftMemo, eventMemo memo[itemEntry]
 	itemMemos            map[string]*memo[fileEntry] // by item id + "/" for inline
 	exts                 map[string]string           // attached items' extensions, by attachment id
-	// noticed: background uploads shown before the listing had them, with the listing's
-	// fetch count when first shown (see withRecentUploads)
-	noticed map[string]uint64
-	fills   fills // who fills the content cache with what (see stream.go)
+	// forgotten: attachments deleted here, never shown again as recent uploads (see withRecentUploads)
+	forgotten map[string]bool
+	fills     fills // who fills the content cache with what (see stream.go)
 	// recent failures, newest last, for .outlookfs/failures
 	failures []failure
 	// started is the time of the directories that have none of their own (/, drafts/, events/,
@@ -52,7 +51,7 @@ type failure struct {
 // New prepares a filesystem; Root gives its root node for go-fuse.
 func New(opts Options) *FS {
 	opts.setDefaults()
-	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, noticed: map[string]uint64{}, itemMemos: map[string]*memo[fileEntry]{}}
+	f := &FS{opts: opts, log: opts.Logger, items: make(map[string]*listing[graph.Attachment]), exts: map[string]string{}, forgotten: map[string]bool{}, itemMemos: map[string]*memo[fileEntry]{}}
 	f.started = opts.Now()
 	f.drafts.persist, f.drafts.forget = persister[graph.Draft](f, "drafts")
 	f.events.persist, f.events.forget = persister[graph.Event](f, "events")
@@ -154,7 +153,7 @@ func (f *FS) listAttachments(ctx context.Context, item graph.ItemRef) ([]graph.A
 	if l.fetched.IsZero() && f.opts.Cache != nil {
 		var cached []graph.Attachment
 		if stored, ok, _ := f.opts.Cache.GetMeta("att/"+item.ID, &cached); ok {
-			l.items, l.fetched = cached, stored
+			l.items, l.fetched, l.begun = cached, stored, time.Time{}
 			l.version++
 		}
 	}

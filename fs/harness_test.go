@@ -50,7 +50,9 @@ type harnessOptions struct {
 	emu         graphtest.Options
 	async       bool
 	maxFileSize int64
-	spoolMax    int64 // the spool's size limit (0: none)
+	spoolMax    int64         // the spool's MaxBytes (--spool-max); 0: none
+	landing     time.Duration // the spool's LandingWindow; 0: its default
+	syncRetry   time.Duration // Options.SyncRetryWindow; 0: its default
 }
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
@@ -85,13 +87,14 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	sp, err := retryLocked(func() (*spool.Spool, error) {
-		return spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax, Content: cc})
+		return spool.Open(ctx, spool.Options{Dir: spoolDir, Uploader: client, Logger: log, MaxBytes: ho.spoolMax,
+			LandingWindow: ho.landing, Content: cc})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := New(Options{Backend: client, Spool: sp, Cache: cc, Logger: log, Async: ho.async,
-		MaxFileSize: ho.maxFileSize, ListingTTL: time.Second, Describe: testUPN})
+		MaxFileSize: ho.maxFileSize, SyncRetryWindow: ho.syncRetry, ListingTTL: time.Second, Describe: testUPN})
 	dir := t.TempDir()
 	server, err := Mount(dir, f, MountOptions{Debug: os.Getenv("OUTLOOKFS_FUSE_DEBUG") != ""})
 	if err != nil {

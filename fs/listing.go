@@ -12,10 +12,13 @@ import (
 // (after a local change) is fetched again before it is served, so a program sees its own changes.
 // No lock is held while Graph is asked.
 type listing[T any] struct {
-	mu       sync.Mutex
-	items    []T
-	fetched  time.Time // zero: never fetched
-	stale    bool      // invalidated by a local change
+	mu      sync.Mutex
+	items   []T
+	fetched time.Time // zero: never fetched
+	// begun is when the fetch that gave items started (zero: from the metadata cache, or never
+	// fetched): what changed on the server before it may be missing from items, nothing after.
+	begun    time.Time
+	stale    bool // invalidated by a local change
 	inflight chan struct{}
 	err      error  // of the last fetch, handed to the waiters of that fetch
 	version  uint64 // changes whenever items do: lets callers keep what they derive from them
@@ -80,6 +83,7 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 	done := make(chan struct{})
 	l.inflight = done
 	l.stale = false // changes after this point mark it stale again
+	begun := time.Now()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -89,7 +93,7 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 			log.Warn("could not list from Graph; showing what is known", "err", err)
 			l.err = err
 		} else {
-			l.items, l.err, l.fetched = items, nil, time.Now()
+			l.items, l.err, l.fetched, l.begun = items, nil, time.Now(), begun
 			l.version++
 			l.fetches++
 			if !l.stale && l.persist != nil { // else a local change since the fetch began is missing
@@ -101,6 +105,17 @@ func (l *listing[T]) startLocked(fetch func(context.Context) ([]T, error), log *
 		close(done)
 	}()
 	return done
+}
+
+// begunOf says when the fetch that gave version v of the items started; zero when v is no longer
+// the current version or came from the metadata cache (older than anything this mount did).
+func (l *listing[T]) begunOf(v uint64) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v != l.version {
+		return time.Time{}
+	}
+	return l.begun
 }
 
 // invalidate makes the next get fetch again, and drops the persisted copy, which no longer
@@ -141,7 +156,7 @@ func (l *listing[T]) seed(items []T, stored time.Time) {
 	l.mu.Lock()
 	if l.fetched.IsZero() {
 		l.items = items
-		l.fetched = stored
+		l.fetched, l.begun = stored, time.Time{}
 		l.version++
 	}
 	l.mu.Unlock()

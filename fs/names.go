@@ -3,8 +3,10 @@ package fs
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -139,16 +141,34 @@ func less(a, b named) bool {
 // It must also come back unchanged from SafeName (no leading or trailing spaces, no "/"
 // replacement...): otherwise the next listing would show the item under another name, and the
 // name the user gave would vanish.
-func validLocalName(name string) bool {
-	if !utf8.ValidString(name) || name == "" || len(name) > maxNameBytes {
-		return false
+func validLocalName(name string) bool { return nameProblem(name) == "" }
+
+// nameProblem says why a name cannot be created here ("" when it can): the next listing would
+// show it under another name, or Graph would not take it.
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "the name is empty"
+	case !utf8.ValidString(name):
+		return "the name is not valid UTF-8"
+	case len(name) > maxNameBytes:
+		return fmt.Sprintf("the name is %d bytes long, over %d", len(name), maxNameBytes)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return false
+			return fmt.Sprintf("the name holds the control character %U", r)
 		}
 	}
-	return SafeName(name, "") == name
+	if safe := SafeName(name, ""); safe != name {
+		return fmt.Sprintf("the name would be listed as %q (leading or trailing spaces, a '/', '.' or '..' are changed)", safe)
+	}
+	return ""
+}
+
+// refuse logs why an operation on name is refused with errno and returns errno.
+func (f *FS) refuse(op, name string, errno syscall.Errno, reason string) syscall.Errno {
+	f.log.Warn(op+" refused: "+reason, "name", name, "errno", errno)
+	return errno
 }
 
 // isScratch reports whether a name is one that editors, sync tools and file managers use for

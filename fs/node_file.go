@@ -38,7 +38,10 @@ type fileNode struct {
 	writers      int
 	handles      int  // open descriptors (file handles), for reading or writing
 	gone         bool // unlinked
-	tooLarge     bool // a write or truncate went past the size limit: the next flush drops the file
+	// poison: a write, truncate or allocate of the open version failed (past the size limit, a
+	// full spool or disk, an I/O error): the version is cut short or has a hole, so the next flush
+	// drops it and fails with this errno, and nothing is attached.
+	poison syscall.Errno
 	// ownAtt: att was uploaded by a flush while the file stayed open (dd dup2s its descriptor
 	// and closes the first, so an empty version is attached before any write). If that open
 	// ends in EFBIG, the early version is deleted too: a failed write leaves nothing attached.
@@ -386,8 +389,10 @@ func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	}
 	w, err := f.WriteAt(data, off)
 	if err != nil {
-		n.fs.log.Error("write to the spool failed", "name", n.name, "err", err)
-		return uint32(w), toErrno(err)
+		errno := toErrno(err)
+		n.poisonWith(errno)
+		n.fs.log.Error("write to the spool failed; the close will fail and nothing will be attached", "name", n.name, "errno", errno, "err", err)
+		return uint32(w), errno
 	}
 	n.mu.Lock()
 	n.dirty = true
@@ -420,11 +425,34 @@ func (n *fileNode) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64,
 // tooBig logs why a write failed with EFBIG and poisons the open version: the close that follows
 // must fail too and attach nothing, not upload a truncated file.
 func (n *fileNode) tooBig() {
-	n.mu.Lock()
-	n.tooLarge = true
-	n.mu.Unlock()
+	n.poisonWith(syscall.EFBIG)
 	n.fs.log.Error("file too large to attach: "+n.fs.opts.TooBigReason, "name", n.name, "limit", n.fs.opts.MaxFileSize)
 	n.fs.recordFailure(n.name, n.fs.opts.TooBigReason)
+}
+
+// poisonWith marks the open version as broken by a failed write (the first errno is kept): its
+// close fails with that errno and drops it.
+func (n *fileNode) poisonWith(errno syscall.Errno) {
+	n.mu.Lock()
+	if n.poison == 0 {
+		n.poison = errno
+	}
+	n.mu.Unlock()
+}
+
+// poisonReason is what the log and .outlookfs/failures say about a version dropped because a
+// write failed with errno.
+func (n *fileNode) poisonReason(errno syscall.Errno) string {
+	switch errno {
+	case syscall.EFBIG:
+		return n.fs.opts.TooBigReason
+	case syscall.ENOSPC, syscall.EDQUOT:
+		return "a write failed because the spool is full (its size limit, --spool-max, or the disk holding it), so the file is " +
+			"incomplete: nothing was attached and its bytes were dropped; wait for the pending uploads, raise --spool-max " +
+			"or free space on that disk, then copy the file again"
+	}
+	return "a write to the spool failed (" + errno.Error() + "), so the file is incomplete: nothing was attached and its " +
+		"bytes were dropped; check the disk holding the spool, then copy the file again"
 }
 
 // truncate sets the length; with no open file handle (truncate(2) by path) it is a whole
@@ -454,7 +482,10 @@ func (n *fileNode) truncate(ctx context.Context, fh gofs.FileHandle, size int64)
 	}
 	if err := f.Truncate(size); err != nil {
 		n.writeMu.Unlock()
-		return toErrno(err)
+		errno := toErrno(err)
+		n.poisonWith(errno)
+		n.fs.log.Error("truncate in the spool failed; the close will fail and nothing will be attached", "name", n.name, "errno", errno, "err", err)
+		return errno
 	}
 	n.mu.Lock()
 	n.dirty = true
@@ -583,6 +614,41 @@ func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) 
 	return 0
 }
 
+// drop throws away the open version f after a write to it or its commit failed; the caller
+// holds writeMu, which drop releases. A version attached early by a flush while the file stayed
+// open (see ownAtt) is deleted too: a failed write leaves nothing attached. A replacement that
+// fails leaves the previous attachment in place; a new file is gone.
+func (n *fileNode) drop(ctx context.Context, f *spool.File, errno syscall.Errno) {
+	n.mu.Lock()
+	name, item := n.name, n.item
+	var early *graph.Attachment
+	if n.ownAtt {
+		early, n.att, n.ownAtt = n.att, nil, false
+	}
+	n.active, n.dirty, n.poison, n.spoolID, n.gone = nil, false, 0, "", n.att == nil
+	n.mu.Unlock()
+	n.writeMu.Unlock()
+	if f != nil {
+		if err := f.Abandon(ctx); err != nil {
+			n.fs.log.Warn("could not drop the bytes of a file whose write failed", "name", name, "err", err)
+		}
+	}
+	if early != nil {
+		if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, early.ID); err != nil && !graph.IsNotFound(err) {
+			n.fs.log.Error("could not delete the partial version of a file whose write failed; delete it by hand",
+				"name", name, "errno", errno, "err", err)
+		}
+		n.fs.forgetAttachment(item, early.ID)
+	}
+	n.fs.itemListing(item.ID).invalidate()
+	n.mu.Lock()
+	gone := n.gone
+	n.mu.Unlock()
+	if gone {
+		n.vanish()
+	}
+}
+
 // Flush comes once per close(2) of every descriptor. A dirty, ordinary file is committed to
 // the spool and, unless the mount is --async, uploaded before close returns; a failure is the
 // close's error.
@@ -596,35 +662,16 @@ func (n *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno 
 func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 	n.writeMu.Lock()
 	n.mu.Lock()
-	f, dirty, name, tooLarge := n.active, n.dirty, n.name, n.tooLarge
-	var early *graph.Attachment
-	if tooLarge {
-		if n.ownAtt {
-			early, n.att, n.ownAtt = n.att, nil, false
-		}
-		n.active, n.dirty, n.tooLarge, n.spoolID, n.gone = nil, false, false, "", n.att == nil
-	}
-	item := n.item
+	f, dirty, name, poison := n.active, n.dirty, n.name, n.poison
 	n.mu.Unlock()
-	if tooLarge {
-		n.writeMu.Unlock()
-		if f != nil {
-			_ = f.Abandon(ctx)
+	if poison != 0 {
+		n.drop(ctx, f, poison)
+		if poison != syscall.EFBIG { // tooBig said why already
+			reason := n.poisonReason(poison)
+			n.fs.log.Error("could not attach "+name+": "+reason, "errno", poison)
+			n.fs.recordFailure(name, reason)
 		}
-		if early != nil {
-			if err := n.fs.opts.Backend.DeleteAttachment(ctx, item, early.ID); err != nil && !graph.IsNotFound(err) {
-				n.fs.log.Error("could not delete the partial version of a file that was too large; delete it by hand", "name", name, "err", err)
-			}
-			n.fs.forgetAttachment(item, early.ID)
-		}
-		n.fs.itemListing(item.ID).invalidate()
-		n.mu.Lock()
-		gone := n.gone
-		n.mu.Unlock()
-		if gone {
-			n.vanish()
-		}
-		return syscall.EFBIG
+		return poison
 	}
 	n.mu.Lock()
 	gone := n.gone
@@ -636,19 +683,29 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 		return 0
 	}
 	start := time.Now()
-	err := f.Commit(ctx)
+	commit := f.Commit
+	if !n.fs.opts.Async {
+		// The close waits for the upload: should outlookfs die before it returns, the file's
+		// cp did not succeed, and no later mount may attach it.
+		commit = f.CommitAwaited
+	}
+	err := commit(ctx)
 	n.fs.log.Debug("committed to the spool", "name", name, "size", f.Size(), "took", time.Since(start))
+	if err != nil {
+		// The bytes may not be on disk (a failed fdatasync), or the record could not be
+		// written: this version is never attached.
+		errno := toErrno(err)
+		n.drop(ctx, f, errno)
+		reason := "the spool could not keep the written file (" + err.Error() + "): nothing was attached and its bytes " +
+			"were dropped; check the disk holding the spool, then copy the file again"
+		n.fs.log.Error("could not attach "+name+": "+reason, "errno", errno)
+		n.fs.recordFailure(name, reason)
+		return errno
+	}
 	n.mu.Lock()
 	n.active, n.dirty = nil, false
-	if err == nil {
-		n.size = f.Size()
-	}
+	n.size = f.Size()
 	n.mu.Unlock()
-	if err != nil {
-		n.writeMu.Unlock()
-		n.fs.log.Error("could not keep a written file in the spool", "name", name, "err", err)
-		return toErrno(err)
-	}
 	// A scratch file waits for its rename; a version replacing an attachment never is one, even
 	// when the server gave the attachment a name that looks like scratch.
 	if m, ok := n.fs.opts.Spool.Get(f.ID()); (ok && m.Scratch) || n.fs.opts.Async {
@@ -661,10 +718,11 @@ func (n *fileNode) flush(ctx context.Context) syscall.Errno {
 }
 
 // waitUpload blocks until the spool reports the file attached or failed; the caller announced
-// the wait with await. A synchronous close
-// does not wait for the spool's retries: once the graph client's own retries are spent and the
-// spool would try again later, the upload is cancelled and the close fails with EIO, so that a
-// failed cp never attaches its file behind the user's back.
+// the wait with await. A synchronous close waits through the spool's retries of transient
+// failures like --async does, for up to SyncRetryWindow without progress (watchRetries); then
+// the upload is cancelled (what a request in flight may still attach is deleted: see
+// spool.Remove) and the close fails with EIO, so that a failed cp never attaches its file
+// behind the user's back.
 func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 	defer func() {
 		n.mu.Lock()
@@ -726,17 +784,35 @@ func (n *fileNode) waitUpload(ctx context.Context, id string) syscall.Errno {
 	return 0
 }
 
-// watchRetries reports (and cancels the wait) when the spool puts a file's upload off to retry later.
+// watchRetries reports (and cancels the wait) when the spool's retries of a file's upload are
+// spent for a synchronous close: the upload kept failing transiently (the spool says
+// "retrying: ...") for SyncRetryWindow since the first failure after its last progress.
 func (f *FS) watchRetries(ctx context.Context, id string, gaveUp chan<- string, cancel func()) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	var since time.Time // when the upload was first seen failing since its last progress
+	confirmed := int64(-1)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if m, ok := f.opts.Spool.Get(id); ok && m.State != spool.StateAttached && strings.HasPrefix(m.Reason, "retrying:") {
+		m, ok := f.opts.Spool.Get(id)
+		if !ok || m.State == spool.StateAttached {
+			continue
+		}
+		if m.Confirmed != confirmed {
+			confirmed, since = m.Confirmed, time.Time{}
+		}
+		if !strings.HasPrefix(m.Reason, "retrying:") {
+			continue
+		}
+		now := time.Now()
+		if since.IsZero() {
+			since = now
+		}
+		if now.Sub(since) >= f.opts.SyncRetryWindow {
 			gaveUp <- m.Reason
 			cancel()
 			return

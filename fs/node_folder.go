@@ -164,8 +164,8 @@ func (d *folderNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 	if d.events {
 		return nil, syscall.EPERM
 	}
-	if !validLocalName(name) {
-		return nil, syscall.EINVAL
+	if reason := nameProblem(name); reason != "" {
+		return nil, d.fs.refuse("mkdir", name, syscall.EINVAL, reason)
 	}
 	if errno := d.absent(ctx, name); errno != 0 {
 		return nil, errno
@@ -231,10 +231,10 @@ func (d *folderNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 		return syscall.EXDEV
 	}
 	if flags&^uint32(renameNoReplace) != 0 {
-		return syscall.EINVAL
+		return d.fs.refuse("rename", name, syscall.EINVAL, fmt.Sprintf("rename flags %#x are not supported (only RENAME_NOREPLACE)", flags))
 	}
-	if !validLocalName(newName) {
-		return syscall.EINVAL
+	if reason := nameProblem(newName); reason != "" {
+		return d.fs.refuse("rename to "+fmt.Sprintf("%q", newName), name, syscall.EINVAL, reason)
 	}
 	e, errno := d.item(ctx, name)
 	if errno != 0 {

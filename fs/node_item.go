@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"strings"
 	"sync"
@@ -145,7 +146,7 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, sysc
 				pending = append(pending, m)
 			}
 		}
-		atts, hide = n.fs.withRecentUploads(n.ref, atts, mine)
+		atts, hide = n.fs.withRecentUploads(n.ref, atts, n.fs.itemListing(n.ref.ID).begunOf(v), mine)
 	}
 	// Learn attached items' extensions first: that may ask Graph, and no lock is held for it.
 	exts := map[string]string{}
@@ -154,7 +155,9 @@ func (n *itemNode) files(ctx context.Context) ([]fileEntry, map[string]int, sysc
 			exts[a.ID] = n.fs.itemExt(ctx, n.ref, a)
 		}
 	}
-	if len(pending) == 0 && len(hide) == 0 {
+	// The names kept for a listing version are only for that version as Graph gave it: not
+	// when local files or recent uploads are added to it (hide is non-nil then, maybe empty).
+	if len(pending) == 0 && hide == nil {
 		key := n.ref.ID
 		if n.inline {
 			key += "/" + inlineDirName
@@ -360,8 +363,11 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 	if n.inline || !n.writable {
 		return syscall.EACCES
 	}
-	if !validLocalName(name) || name == inlineDirName {
-		return syscall.EINVAL
+	if reason := nameProblem(name); reason != "" {
+		return n.fs.refuse("creating a file", name, syscall.EINVAL, reason)
+	}
+	if name == inlineDirName {
+		return n.fs.refuse("creating a file", name, syscall.EINVAL, "\""+inlineDirName+"\" is reserved for inline attachments")
 	}
 	return 0
 }
@@ -398,7 +404,7 @@ func (n *itemNode) Rename(ctx context.Context, name string, newParent gofs.Inode
 		return syscall.EXDEV
 	}
 	if flags&^uint32(renameNoReplace) != 0 {
-		return syscall.EINVAL
+		return n.fs.refuse("rename", name, syscall.EINVAL, fmt.Sprintf("rename flags %#x are not supported (only RENAME_NOREPLACE)", flags))
 	}
 	e, errno := n.file(ctx, name)
 	if errno != 0 {
@@ -475,12 +481,14 @@ func (n *itemNode) Link(ctx context.Context, target gofs.InodeEmbedder, name str
 	return nil, syscall.EPERM
 }
 
-// withRecentUploads (given the spool's files of the item) adds the attachments the spool made in the background (--async) that the
-// cached listing does not show yet, and returns the ids of attachments they replaced (deleted,
-// but perhaps still in the cached listing). The listing is marked stale so the next one asks Graph.
-// An upload is not added once a newer version replaced it, once it was deleted here, or once a
-// listing fetched after it was first noticed no longer has it (deleted elsewhere).
-func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment, spooled []spool.Meta) ([]graph.Attachment, []string) {
+// withRecentUploads (given the spool's files of the item, and when the fetch of the listing atts
+// began) adds the attachments the spool made in the background (--async) that the listing does
+// not show yet, and returns the ids of attachments they replaced (deleted, but perhaps still in
+// the listing). The listing is marked stale so the next one asks Graph. An upload is added while
+// the listing served was fetched from before it was attached: a listing whose fetch began after
+// the attach and lacks it means it was deleted elsewhere. It is not added once a newer version
+// replaced it or once it was deleted here.
+func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment, begun time.Time, spooled []spool.Meta) ([]graph.Attachment, []string) {
 	known := map[string]bool{}
 	for _, a := range atts {
 		known[a.ID] = true
@@ -496,15 +504,17 @@ func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment, spoo
 		}
 	}
 	l := f.itemListing(item.ID)
-	fetches := l.fetchCount()
 	var extra []graph.Attachment
 	var replaced []string
 	for _, m := range recent {
 		if m.Replaces != "" && known[m.Replaces] {
 			replaced = append(replaced, m.Replaces)
 		}
-		if known[m.AttachmentID] || superseded[m.AttachmentID] || !f.noticeUpload(m.AttachmentID, fetches) {
+		if known[m.AttachmentID] || superseded[m.AttachmentID] || f.isForgotten(m.AttachmentID) {
 			continue
+		}
+		if !begun.IsZero() && !m.Finished.IsZero() && begun.After(m.Finished) {
+			continue // fetched after the attach, and not there: deleted elsewhere
 		}
 		extra = append(extra, graph.Attachment{ID: m.AttachmentID, Name: m.Name, Kind: graph.FileAttachment, LastModified: f.opts.Now()})
 		if f.opts.Cache != nil {
@@ -521,17 +531,11 @@ func (f *FS) withRecentUploads(item graph.ItemRef, atts []graph.Attachment, spoo
 	return append(atts[:len(atts):len(atts)], extra...), replaced
 }
 
-// noticeUpload says whether a background upload should still be shown though the listing lacks
-// it: yes until a listing fetched after it was first noticed (fetches moved on) still lacks it.
-func (f *FS) noticeUpload(id string, fetches uint64) bool {
+// isForgotten says whether the attachment was deleted here.
+func (f *FS) isForgotten(id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	first, ok := f.noticed[id]
-	if !ok {
-		f.noticed[id] = fetches
-		return true
-	}
-	return first == fetches
+	return f.forgotten[id]
 }
 
 // forgetAttachment drops a deleted attachment from the cached listing and the content cache.
@@ -550,7 +554,7 @@ func (f *FS) forgetContent(id string) {
 // unlistAttachment drops a deleted attachment from the cached listing.
 func (f *FS) unlistAttachment(item graph.ItemRef, id string) {
 	f.mu.Lock()
-	f.noticed[id] = ^uint64(0) // never shown again as a recent upload
+	f.forgotten[id] = true // never shown again as a recent upload
 	f.mu.Unlock()
 	l := f.itemListing(item.ID)
 	l.update(func(as []graph.Attachment) []graph.Attachment {

@@ -40,6 +40,11 @@ type Options struct {
 	// Async makes close(2) return once the file is durably in the spool instead of
 	// waiting for Graph to confirm the attachment.
 	Async bool
+	// SyncRetryWindow bounds how long a synchronous close waits through the spool's retries of
+	// an upload that keeps failing transiently (counted from the first failure since the upload
+	// last made progress); then the upload is cancelled and the close fails with EIO. Default
+	// DefaultSyncRetryWindow.
+	SyncRetryWindow time.Duration
 	// EventsBack and EventsAhead bound the calendarView window shown under events/.
 	EventsBack, EventsAhead time.Duration
 	// Location is the time zone of event directory names (default: local).
@@ -56,9 +61,16 @@ type Options struct {
 	Now func() time.Time
 }
 
+// DefaultSyncRetryWindow is Options.SyncRetryWindow's default: the "about two minutes" of
+// retries docs/semantics.md promises a synchronous close.
+const DefaultSyncRetryWindow = 2 * time.Minute
+
 func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SyncRetryWindow <= 0 {
+		o.SyncRetryWindow = DefaultSyncRetryWindow
 	}
 	if o.EventsBack == 0 {
 		o.EventsBack = 30 * 24 * time.Hour

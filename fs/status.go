@@ -107,8 +107,13 @@ func (f *FS) statusText(which string) string {
 	switch which {
 	case "status":
 		counts := map[spool.State]int{}
+		abandoned := 0
 		var pending int64 // bytes on disk not attached yet (scratch files wait for a rename)
 		for _, m := range all {
+			if m.Abandoned { // its writer died with a previous process: never uploaded
+				abandoned++
+				continue
+			}
 			counts[m.State]++
 			if m.State == spool.StateWriting || m.State == spool.StateCommitted || m.State == spool.StateUploading {
 				pending += m.Size - m.Confirmed
@@ -119,12 +124,12 @@ func (f *FS) statusText(which string) string {
 			mode = "asynchronous (close returns once the file is in the spool)"
 		}
 		fmt.Fprintf(&b, "mailbox: %s\nclose: %s\n", f.opts.Describe, mode)
-		fmt.Fprintf(&b, "spool: %d writing, %d waiting, %d uploading, %d failed; %.1f MB not uploaded yet\n",
+		fmt.Fprintf(&b, "spool: %d writing, %d waiting, %d uploading, %d failed; %.1f MB not uploaded yet; %d abandoned (never attached)\n",
 			counts[spool.StateWriting], counts[spool.StateCommitted], counts[spool.StateUploading], counts[spool.StateFailed],
-			float64(pending)/1e6)
+			float64(pending)/1e6, abandoned)
 	case "uploads":
 		for _, m := range all {
-			if m.Scratch || (m.State != spool.StateCommitted && m.State != spool.StateUploading && m.State != spool.StateWriting) {
+			if m.Scratch || m.Abandoned || (m.State != spool.StateCommitted && m.State != spool.StateUploading && m.State != spool.StateWriting) {
 				continue
 			}
 			pct := int64(100)

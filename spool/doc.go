@@ -38,6 +38,7 @@
 //	f.WriteAt / f.ReadAt / f.Truncate / f.Size    random and overlapping writes, sparse reads as zeros
 //	f.Sync()                                      fdatasync the data file, store the record, db.Sync() (fsync)
 //	f.Commit(ctx)                                 close: synced, state committed, queued (scratch: kept)
+//	f.CommitAwaited(ctx)                          the same for a close that waits for the upload (never resumed after a crash)
 //	f.Abandon(ctx)                                drop the file
 //	s.Clone(ctx, id)                              a new writing file with a copy of id's bytes (write after close)
 //	s.Get(id) / s.List(item) / s.All()            Meta of one file / an item's pending files / everything
@@ -104,5 +105,11 @@
 // the session lives, asking the session where it stands; else with a new
 // session from byte 0). Files still writing when the previous process died are
 // never uploaded: they are marked Abandoned, kept visible for
-// Options.AbandonedTTL, then deleted.
+// Options.AbandonedTTL, then deleted. Files committed with CommitAwaited (a
+// synchronous close, whose writer was not told yet that the file is safe) and
+// not attached when the previous process died are removed, never uploaded: what
+// their last request may have attached is deleted (orphans.go).
+//
+// A write or truncate that failed (ErrNoSpace, an I/O error, ErrFileTooBig)
+// breaks its file: Commit refuses it, and the writer drops it (Abandon).
 package spool

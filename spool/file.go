@@ -28,6 +28,9 @@ type File struct {
 	syncErr  error      // a background fdatasync failed: the bytes may not be on disk, ever
 	unsynced int64      // bytes written since the last background sync started
 	done     error      // set once committed (ErrCommitted), dropped (ErrNotFound) or closed with the spool (ErrClosed)
+	// broken: a write or truncate failed (a full spool or disk, an I/O error): the file may be
+	// cut short or have a hole, so Commit refuses it; the caller drops it (Abandon).
+	broken error
 }
 
 // syncEvery is how many bytes are written between two background syncs.
@@ -184,14 +187,14 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	}
 	end := off + int64(len(p))
 	if end > f.s.opts.MaxFileSize || end < off {
-		return 0, ErrFileTooBig
+		return 0, f.breakWith(ErrFileTooBig)
 	}
 	if err := f.s.checkDisk(int64(len(p))); err != nil {
-		return 0, err
+		return 0, f.breakWith(err)
 	}
 	old := f.Size()
 	if err := f.grow(end); err != nil {
-		return 0, err
+		return 0, f.breakWith(err)
 	}
 	n, err := f.data.WriteAt(p, off)
 	if err != nil {
@@ -211,7 +214,19 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	f.e.mtime = time.Now()
 	f.s.mu.Unlock()
 	f.syncBehind(int64(n))
+	if err != nil {
+		f.breakWith(err)
+	}
 	return n, err
+}
+
+// breakWith records the first failed write or truncate (Commit then refuses the file) and
+// returns err. Callers hold f.mu.
+func (f *File) breakWith(err error) error {
+	if f.broken == nil {
+		f.broken = err
+	}
+	return err
 }
 
 // syncBehind counts n more bytes written and starts a background fdatasync
@@ -316,12 +331,12 @@ func (f *File) Truncate(size int64) error {
 		return fmt.Errorf("spool: truncate to negative size %d", size)
 	}
 	if size > f.s.opts.MaxFileSize {
-		return ErrFileTooBig
+		return f.breakWith(ErrFileTooBig)
 	}
 	old := f.Size()
 	if size > old {
 		if err := f.grow(size); err != nil {
-			return err
+			return f.breakWith(err)
 		}
 	}
 	if err := f.data.Truncate(size); err != nil {
@@ -331,7 +346,7 @@ func (f *File) Truncate(size int64) error {
 			f.e.size = old
 			f.s.mu.Unlock()
 		}
-		return noSpace(fmt.Errorf("spool: truncate: %w", err))
+		return f.breakWith(noSpace(fmt.Errorf("spool: truncate: %w", err)))
 	}
 	f.s.mu.Lock()
 	if size < old {
@@ -390,8 +405,16 @@ func (f *File) Sync() error {
 // Commit ends the writing: the bytes and the record are stored and synced,
 // the state becomes committed and the file is queued for upload (a scratch
 // file is kept, not queued, until renamed to an ordinary name). Committing
-// twice is a no-op.
-func (f *File) Commit(ctx context.Context) error {
+// twice is a no-op. A file one of whose writes or truncates failed is never
+// committed: Commit returns that error, and the caller drops the file (Abandon).
+func (f *File) Commit(ctx context.Context) error { return f.commit(ctx, false) }
+
+// CommitAwaited is Commit for a writer that waits for the upload before it is told the file is
+// safe (a synchronous close). Should the process die before the upload ends, a later process
+// does not upload the file: it removes it (and whatever its last request may have attached).
+func (f *File) CommitAwaited(ctx context.Context) error { return f.commit(ctx, true) }
+
+func (f *File) commit(ctx context.Context, awaited bool) error {
 	if err := f.s.enter(); err != nil {
 		return err
 	}
@@ -407,6 +430,9 @@ func (f *File) Commit(ctx context.Context) error {
 	if f.unlinked() {
 		return ErrNotFound // unlinked while open: never attached
 	}
+	if f.broken != nil {
+		return fmt.Errorf("spool: commit: an earlier write failed, so the file is incomplete: %w", f.broken)
+	}
 	// The bytes are durable before the record says committed.
 	if err := f.syncLocked(); err != nil {
 		return err
@@ -414,6 +440,7 @@ func (f *File) Commit(ctx context.Context) error {
 	err := f.s.update(f.e, -1, func(r *record) error {
 		r.State = StateCommitted
 		r.CommittedAt = time.Now()
+		r.Awaited = awaited && !r.Scratch
 		return nil
 	})
 	if err != nil {
@@ -423,7 +450,7 @@ func (f *File) Commit(ctx context.Context) error {
 		// The record saying committed may still reach the disk later, and a restart would then
 		// upload a file whose close failed: say writing again (never uploaded as is).
 		rerr := f.s.update(f.e, -1, func(r *record) error {
-			r.State, r.CommittedAt = StateWriting, time.Time{}
+			r.State, r.CommittedAt, r.Awaited = StateWriting, time.Time{}, false
 			return nil
 		})
 		if rerr != nil {

@@ -47,6 +47,8 @@ type Meta struct {
 	FailKind     FailKind
 	Reason       string // once failed: a sentence a person can act on; while waiting to retry: "retrying: " + the last problem
 	Abandoned    bool   // a writing file whose writer died with a previous process
+	// Finished is when the file was attached or failed (in memory only: the record keeps FinishedAt).
+	Finished time.Time `json:"-"`
 }
 
 // CreateOptions describes a new file.
@@ -86,6 +88,10 @@ type record struct {
 	FinishedAt time.Time `json:",omitzero"`
 	// ReplacePending: attached, but Replaces is not deleted yet.
 	ReplacePending bool `json:",omitempty"`
+	// Awaited: a synchronous close waits for this upload, so its writer has not been told yet
+	// that the file is safe. If the process dies before that close returns, the file is never
+	// uploaded by a later process (its cp did not succeed): recover removes it.
+	Awaited bool `json:",omitempty"`
 	// Restarts counts the new sessions started after a session was lost.
 	Restarts int `json:",omitempty"`
 }

@@ -14,7 +14,9 @@ import (
 // recover loads the records a previous process left and decides what happens to each:
 //
 //	writing            marked Abandoned (never uploaded: its writer never closed it), kept AbandonedTTL
-//	committed          queued (scratch files: kept until renamed or expired)
+//	committed          queued (scratch files: kept until renamed or expired); but a file whose
+//	                   synchronous close had not returned (Awaited) is removed: its writer was
+//	                   never told it succeeded (and what its last request may have attached is deleted)
 //	uploading          queued; the upload resumes from the session while it lives, and
 //	                   checks the item's attachments first if the final request may have landed
 //	attached           the attachment it replaces is deleted if that was pending; then forgotten
@@ -91,7 +93,9 @@ func (s *Spool) recover(ctx context.Context) error {
 				abandoned = append(abandoned, e)
 			}
 		case StateCommitted, StateUploading:
-			if size < r.Size { // no data file, or one cut short: zeros would be uploaded for the missing bytes
+			if r.Awaited && !r.Scratch {
+				s.unacked = append(s.unacked, id) // removed once the orphans are loaded (Open)
+			} else if size < r.Size { // no data file, or one cut short: zeros would be uploaded for the missing bytes
 				lost = append(lost, e)
 			} else if !r.Scratch {
 				queue = append(queue, e)

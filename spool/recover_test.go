@@ -351,3 +351,70 @@ func TestCommittedFileWithShortDataFails(t *testing.T) {
 		})
 	}
 }
+
+// A file whose synchronous close was still waiting for its upload when the process died was
+// never acknowledged to its writer (cp did not succeed): the next Open does not upload it, and
+// deletes what its last request may have attached. Issue 11.
+func TestRecoverDropsUnacknowledged(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		op     string
+		off    int64
+		landed bool // the request was carried out, its answer lost
+	}{
+		{"mid-session PUT", 3*ChunkSize + 100, "put", ChunkSize, false},
+		{"final PUT landed", 2 * ChunkSize, "put", ChunkSize, true},
+		{"POST landed", 300, "post", 0, true},
+		{"POST on the wire", 300, "post", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fk := newFake(testItem)
+			hook, reached := blockAt(tc.op, tc.off)
+			if tc.landed {
+				fk.setAfter(hook)
+			} else {
+				fk.setBefore(hook)
+			}
+			s := openDir(t, dir, fk)
+			ctx := context.Background()
+			f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "unacked.bin"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(randBytes(23, tc.size), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.CommitAwaited(ctx); err != nil {
+				t.Fatal(err)
+			}
+			<-reached
+			if err := s.Close(); err != nil { // the process dies with the close still waiting
+				t.Fatal(err)
+			}
+			fk.setBefore(nil)
+			fk.setAfter(nil)
+			uploads := fk.count("post") + fk.count("create")
+			s = openT(t, Options{Dir: dir, Uploader: fk, LandingWindow: time.Second})
+			if m, ok := s.Get(f.ID()); ok && m.State != StateAttached && !m.Abandoned {
+				t.Fatalf("after reopening: %+v, want the file gone", m)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for len(fk.attachments(testItem)) > 0 { // what landed is deleted by the orphan hunt
+				if time.Now().After(deadline) {
+					t.Fatalf("still attached after reopening: %+v", fk.attachments(testItem))
+				}
+				time.Sleep(20 * time.Millisecond) // polling a condition, not a wait before an assertion
+			}
+			if got := fk.count("post") + fk.count("create"); got != uploads {
+				t.Fatalf("uploaded after reopening: %d uploads, want %d", got, uploads)
+			}
+			for _, m := range s.All() {
+				if m.ID == f.ID() && !m.Abandoned && m.State != StateFailed {
+					t.Fatalf("the spool still holds it: %+v", m)
+				}
+			}
+		})
+	}
+}

@@ -62,6 +62,8 @@ type Spool struct {
 	orphans     map[string]*orphan
 	huntKick    chan struct{}
 	nameChanges uint64 // files created, renamed or attached: an orphan hunt's listing is stale
+	// unacked: files recovered whose synchronous close had not returned (record.Awaited); Open removes them.
+	unacked []string
 }
 
 // entry is the spool's view of one file. The persisted part (rec) is replaced
@@ -94,6 +96,7 @@ func (e *entry) meta() Meta {
 	m := e.rec.Meta
 	m.Size = e.size
 	m.Mtime = e.mtime
+	m.Finished = e.rec.FinishedAt
 	return m
 }
 
@@ -154,6 +157,17 @@ func Open(ctx context.Context, opts Options) (*Spool, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("spool: reading the spool: %w", err)
 	}
+	for _, id := range s.unacked {
+		s.mu.Lock()
+		e := s.files[id]
+		s.mu.Unlock()
+		s.log.Warn("a file whose copy had not finished (its synchronous close was waiting for the upload) when outlookfs "+
+			"stopped is not attached: its cp did not succeed; copy it again", "id", id, "item", e.rec.Item, "name", e.rec.Name)
+		if err := s.remove(id); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Error("could not drop an unacknowledged file", "id", id, "err", err)
+		}
+	}
+	s.unacked = nil
 	if opts.Uploader != nil {
 		for range opts.Workers {
 			s.wg.Add(1)

@@ -778,3 +778,50 @@ func TestCommitWhoseSyncFailsIsNeverUploaded(t *testing.T) {
 		t.Fatalf("a file whose close failed was uploaded (%d POSTs)", n)
 	}
 }
+
+// A file one of whose writes or truncates failed is never committed: it may be cut short or
+// have a hole (issue 11: a full spool attached the part that fitted).
+func TestFailedWriteBreaksTheFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(f *File) error
+		want error
+	}{
+		{"write past MaxBytes", func(f *File) error { _, err := f.WriteAt(make([]byte, 1<<20), 4<<20); return err }, ErrNoSpace},
+		{"write past MaxFileSize", func(f *File) error { _, err := f.WriteAt(make([]byte, 1), 5<<20); return err }, ErrFileTooBig},
+		{"truncate past MaxBytes", func(f *File) error { return f.Truncate(5 << 20) }, ErrNoSpace},
+		{"truncate past MaxFileSize", func(f *File) error { return f.Truncate(5<<20 + 1) }, ErrFileTooBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openT(t, Options{MaxFileSize: 5 << 20, MaxBytes: 8 << 20})
+			ctx := context.Background()
+			other := writeFile(t, s, testItem, "other", make([]byte, 4<<20))
+			f, err := s.Create(ctx, CreateOptions{Item: testItem, Name: "broken"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("start"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.fail(f); !errors.Is(err, tc.want) {
+				t.Fatalf("the failing call: %v, want %v", err, tc.want)
+			}
+			if _, err := f.WriteAt([]byte("more"), 5); err != nil {
+				t.Fatalf("a later write that fits: %v", err)
+			}
+			if err := f.Commit(ctx); !errors.Is(err, tc.want) {
+				t.Fatalf("Commit after a failed write: %v, want %v", err, tc.want)
+			}
+			if m, _ := s.Get(f.ID()); m.State != StateWriting {
+				t.Fatalf("state after the refused commit: %s, want writing", m.State)
+			}
+			if err := f.Abandon(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.Get(f.ID()); ok {
+				t.Fatal("the broken file is still there after Abandon")
+			}
+			_ = other
+		})
+	}
+}

@@ -36,12 +36,15 @@ type mountConfig struct {
 	// LandingWindow: how long a POST whose answer was lost may still create its attachment;
 	// the spool looks for it that long before sending the file again (spool.Options).
 	LandingWindow time.Duration
-	CacheMax      int64
-	MaxInFlight   int
-	Debug         bool
-	FuseDebug     bool
-	StateDir      string // default $XDG_STATE_HOME/outlookfs/<profile>
-	CacheDir      string // default $XDG_CACHE_HOME/outlookfs/<profile>
+	// SyncRetry: how long a synchronous close waits through the retries of an upload that
+	// keeps failing transiently before it fails with EIO (fs.Options.SyncRetryWindow).
+	SyncRetry   time.Duration
+	CacheMax    int64
+	MaxInFlight int
+	Debug       bool
+	FuseDebug   bool
+	StateDir    string // default $XDG_STATE_HOME/outlookfs/<profile>
+	CacheDir    string // default $XDG_CACHE_HOME/outlookfs/<profile>
 	// UploadSessions is false in clouds without attachment upload sessions (US Gov):
 	// files are then capped below 3 MiB.
 	UploadSessions bool
@@ -60,6 +63,8 @@ func (c *mountConfig) register(fl *flag.FlagSet) {
 	fl.Int64Var(&c.SpoolMax, "spool-max", 4<<30, "most bytes the spool may hold (writes past it fail with ENOSPC)")
 	fl.DurationVar(&c.LandingWindow, "landing-window", spool.DefaultLandingWindow,
 		"after a crash or a lost answer, how long to look for the attachment an unanswered POST may still create before sending the file again (raise it on a slow uplink)")
+	fl.DurationVar(&c.SyncRetry, "sync-retry", fs.DefaultSyncRetryWindow,
+		"without --async, how long a close waits through the retries of an upload that keeps failing (network, 5xx, throttling) before it fails with EIO and attaches nothing")
 	fl.Int64Var(&c.CacheMax, "cache-max", 1<<30, "most bytes of attachment content kept in the cache")
 	fl.IntVar(&c.MaxInFlight, "max-in-flight", 4, "requests in flight to Graph at once (Outlook allows 4 per mailbox)")
 	fl.BoolVar(&c.Debug, "debug", false, "log at debug level")
@@ -218,7 +223,7 @@ func mountAndServe(ctx context.Context, c mountConfig, stderr io.Writer) error {
 	fsys := fs.New(fs.Options{
 		Backend: client, Spool: sp, Cache: cc, Logger: log.With("component", "fs"),
 		Async: c.Async, EventsBack: c.EventsBack, EventsAhead: c.EventsAhead,
-		MaxFileSize: maxFileSize(c), TooBigReason: tooBigReason(c),
+		MaxFileSize: maxFileSize(c), TooBigReason: tooBigReason(c), SyncRetryWindow: c.SyncRetry,
 		Describe: mailbox + " at " + c.GraphURL,
 	})
 	server, err := fs.Mount(c.Mountpoint, fsys, fs.MountOptions{Debug: c.FuseDebug})
