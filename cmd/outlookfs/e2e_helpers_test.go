@@ -162,8 +162,8 @@ func (g *graphAPI) control(method, path string, body any) {
 }
 
 func (g *graphAPI) inject(f ...graphtest.Fault) { g.t.Helper(); g.control("POST", "faults", f) }
-func (g *graphAPI) clearFaults()                 { g.t.Helper(); g.control("DELETE", "faults", nil) }
-func (g *graphAPI) expireSessions()              { g.t.Helper(); g.control("POST", "expire-sessions", nil) }
+func (g *graphAPI) clearFaults()                { g.t.Helper(); g.control("DELETE", "faults", nil) }
+func (g *graphAPI) expireSessions()             { g.t.Helper(); g.control("POST", "expire-sessions", nil) }
 
 // pages GETs a collection, following @odata.nextLink, into raw values.
 func (g *graphAPI) pages(u string) []json.RawMessage {
