@@ -4,7 +4,7 @@ BIN      := bin/outlookfs
 DEMO_DIR ?= /tmp/outlookfs-demo
 PKGS     := ./...
 
-.PHONY: build test race bench demo lint fuzz clean
+.PHONY: build test test-e2e race bench demo lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/outlookfs
@@ -13,6 +13,11 @@ build:
 # -p 1 keeps the mount tests from fighting the package builds for the 2 CI cores.
 test: build
 	$(GO) test -count=1 -timeout 15m -p 1 $(PKGS)
+
+# The end-to-end suite on the built binary: `outlookfs emulator` and `outlookfs mount` as separate
+# processes, kill -9, faults, bad input, a soak, SIGTERM (docs/e2e.md). OUTLOOKFS_E2E_SEED replays a run.
+test-e2e: build
+	OUTLOOKFS_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 12m -run '^TestE2E' -v ./cmd/outlookfs/
 
 # The suite under the race detector (slower; -short trims the longest spool cases).
 race: build

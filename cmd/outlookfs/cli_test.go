@@ -30,7 +30,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	builtBinary = filepath.Join(dir, "outlookfs")
-	if out, err := exec.Command("go", "build", "-o", builtBinary, ".").CombinedOutput(); err != nil {
+	if bin := os.Getenv("OUTLOOKFS_BIN"); bin != "" {
+		builtBinary = bin // make test-e2e: the binary make build made
+	} else if out, err := exec.Command("go", "build", "-o", builtBinary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
