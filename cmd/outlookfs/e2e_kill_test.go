@@ -75,9 +75,11 @@ func killRounds(t *testing.T, async bool, rounds int, seed uint64) {
 		if round == bigRound {
 			files = append(files, makeSource(t, srcDir, fmt.Sprintf("r%02d-big.bin", round), 150<<20, r.Uint64()))
 		}
-		delay := time.Duration(r.Int64N(int64(2500 * time.Millisecond)))
+		// Most small copies end within half a second: kill within 0.8 s (while they write,
+		// close or upload), the round with the 150 MiB file within 0.3-3 s.
+		delay := time.Duration(r.Int64N(int64(800 * time.Millisecond)))
 		if round == bigRound {
-			delay += time.Second
+			delay = 300*time.Millisecond + time.Duration(r.Int64N(int64(2700*time.Millisecond)))
 		}
 		results := make([]copyResult, len(files))
 		var wg sync.WaitGroup
