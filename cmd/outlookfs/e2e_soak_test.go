@@ -48,7 +48,7 @@ func TestE2ESoak(t *testing.T) {
 	}
 	exec.Command("ls", "-lR", m.dir+"/drafts").Run()
 	base := readProcStat(t, m.cmd.Process.Pid)
-	t.Logf("baseline fds: %v", fdTargets(m.cmd.Process.Pid))
+	baseTargets := fdTargets(m.cmd.Process.Pid)
 	t.Logf("baseline: %d fds, %d threads", base.fds, base.threads)
 
 	var stop atomic.Bool
@@ -121,7 +121,7 @@ func TestE2ESoak(t *testing.T) {
 	t.Logf("end: %d fds (baseline %d), %d threads (baseline %d), VmHWM %d kB, RssAnon %d kB", end.fds, base.fds, end.threads, base.threads, end.vmHWMkB, end.rssAnon)
 	targets := fdTargets(m.cmd.Process.Pid)
 	if end.fds > base.fds+16 {
-		t.Errorf("the mount holds %d fds after the soak, %d before: %v", end.fds, base.fds, targets)
+		t.Errorf("the mount holds %d fds after the soak, %d before:\nnow %v\nbefore %v", end.fds, base.fds, targets, baseTargets)
 	}
 	for _, tg := range targets {
 		if strings.Contains(tg, "/spool/data/") || strings.Contains(tg, m.dir) {
@@ -223,7 +223,11 @@ func TestE2EAsyncListing(t *testing.T) {
 		}
 		seen++
 		if !containsLine(string(out), f.name) {
-			t.Fatalf("ls #%d (%v after the upload ended) does not list %s: %q", seen, time.Since(attachedAt).Round(time.Millisecond), f.name, out)
+			when := "while uploading, or as the upload ended"
+			if !attachedAt.IsZero() {
+				when = time.Since(attachedAt).Round(time.Millisecond).String() + " after Graph had it"
+			}
+			t.Fatalf("ls #%d (%s) does not list %s: %q", seen, when, f.name, out)
 		}
 		if attachedAt.IsZero() && len(g.attachments(id)[f.name]) == 1 {
 			attachedAt = time.Now()
