@@ -4,7 +4,7 @@ BIN      := bin/outlookfs
 DEMO_DIR ?= /tmp/outlookfs-demo
 PKGS     := ./...
 
-.PHONY: build test test-sdk test-posix soak race bench demo lint fuzz clean
+.PHONY: build test test-sdk test-e2e test-posix soak race bench demo lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/outlookfs
@@ -32,6 +32,11 @@ test-posix: build
 soak: build
 	$(PEER_TEST) -timeout 60m -args $(PEER_ARGS) -peer.soak -peer.timeout=45m \
 		-peer.fsx-runs=12 -peer.fsx-ops=3000 -peer.fsstress-procs=6 -peer.fsstress-ops=1000
+
+# The end-to-end suite on the built binary: `outlookfs emulator` and `outlookfs mount` as separate
+# processes, kill -9, faults, bad input, a soak, SIGTERM (docs/e2e.md). OUTLOOKFS_E2E_SEED replays a run.
+test-e2e: build
+	OUTLOOKFS_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 12m -run '^TestE2E' -v ./cmd/outlookfs/
 
 # The suite under the race detector (slower; -short trims the longest spool cases).
 race: build

@@ -21,8 +21,8 @@ import (
 	"time"
 )
 
-// builtBinary is the outlookfs binary these tests drive, built once (or the one named by
-// $OUTLOOKFS_BINARY: `make test-posix` drives the bin/outlookfs it built).
+// builtBinary is the outlookfs binary these tests drive, built once, or the one named by
+// $OUTLOOKFS_BINARY (`make test-e2e` and `make test-posix` drive the bin/outlookfs they built).
 var builtBinary string
 
 func TestMain(m *testing.M) {
