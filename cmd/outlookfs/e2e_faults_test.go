@@ -149,7 +149,9 @@ func TestE2EFaults(t *testing.T) {
 			t.Parallel()
 			info := startEmulatorProcess(t)
 			g := newGraphAPI(t, info)
-			args := []string{"--landing-window", "5s"}
+			// A short --sync-retry: the "always" rows fail once the retries are spent, which
+			// is 2 minutes without progress by default.
+			args := []string{"--landing-window", "5s", "--sync-retry", "15s"}
 			if async {
 				args = append(args, "--async")
 			}
