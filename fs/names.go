@@ -165,6 +165,15 @@ func nameProblem(name string) string {
 	return ""
 }
 
+// nameErrno is the errno of a name nameProblem refuses: ENAMETOOLONG for one over 255 bytes
+// (as every Linux filesystem answers), EINVAL otherwise.
+func nameErrno(name string) syscall.Errno {
+	if len(name) > maxNameBytes {
+		return syscall.ENAMETOOLONG
+	}
+	return syscall.EINVAL
+}
+
 // refuse logs why an operation on name is refused with errno and returns errno.
 func (f *FS) refuse(op, name string, errno syscall.Errno, reason string) syscall.Errno {
 	f.log.Warn(op+" refused: "+reason, "name", name, "errno", errno)

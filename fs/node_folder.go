@@ -152,6 +152,9 @@ func (d *folderNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno
 }
 
 func (d *folderNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > maxNameBytes {
+		return nil, syscall.ENAMETOOLONG
+	}
 	e, errno := d.item(ctx, name)
 	if errno != 0 {
 		return nil, errno
@@ -165,7 +168,7 @@ func (d *folderNode) Mkdir(ctx context.Context, name string, mode uint32, out *f
 		return nil, syscall.EPERM
 	}
 	if reason := nameProblem(name); reason != "" {
-		return nil, d.fs.refuse("mkdir", name, syscall.EINVAL, reason)
+		return nil, d.fs.refuse("mkdir", name, nameErrno(name), reason)
 	}
 	if errno := d.absent(ctx, name); errno != 0 {
 		return nil, errno
@@ -234,7 +237,7 @@ func (d *folderNode) Rename(ctx context.Context, name string, newParent gofs.Ino
 		return d.fs.refuse("rename", name, syscall.EINVAL, fmt.Sprintf("rename flags %#x are not supported (only RENAME_NOREPLACE)", flags))
 	}
 	if reason := nameProblem(newName); reason != "" {
-		return d.fs.refuse("rename to "+fmt.Sprintf("%q", newName), name, syscall.EINVAL, reason)
+		return d.fs.refuse("rename to "+fmt.Sprintf("%q", newName), name, nameErrno(newName), reason)
 	}
 	e, errno := d.item(ctx, name)
 	if errno != 0 {

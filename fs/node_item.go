@@ -290,6 +290,9 @@ func (n *itemNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 }
 
 func (n *itemNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > maxNameBytes {
+		return nil, syscall.ENAMETOOLONG
+	}
 	e, errno := n.file(ctx, name)
 	if errno != 0 {
 		return nil, errno
@@ -364,7 +367,7 @@ func (n *itemNode) checkWritable(name string) syscall.Errno {
 		return syscall.EACCES
 	}
 	if reason := nameProblem(name); reason != "" {
-		return n.fs.refuse("creating a file", name, syscall.EINVAL, reason)
+		return n.fs.refuse("creating a file", name, nameErrno(name), reason)
 	}
 	if name == inlineDirName {
 		return n.fs.refuse("creating a file", name, syscall.EINVAL, "\""+inlineDirName+"\" is reserved for inline attachments")
