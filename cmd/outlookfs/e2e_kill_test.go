@@ -115,7 +115,7 @@ func killRounds(t *testing.T, async bool, rounds int, seed uint64) {
 			case !async && len(before[res.src.name]) == 0:
 				t.Errorf("%s: %s attached after the remount though its synchronous cp failed", what, res.src.name)
 			default:
-				g.checkAttached(id, after, res.src, what)
+				g.checkAttachedOrGone(id, after, res.src, what)
 			}
 		}
 		for name := range after {
