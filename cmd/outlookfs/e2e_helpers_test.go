@@ -341,6 +341,29 @@ func (g *graphAPI) checkAttachedOrGone(itemID string, atts map[string][]attachme
 	}
 }
 
+// checkCopies checks the copies of one draft after the mount died (kill -9, SIGTERM) and was
+// mounted again: every acknowledged copy attached once and identical; a failed one absent, or
+// (Graph had it before the death) attached at most once and identical until the new mount
+// deletes it; a failed synchronous copy that Graph did not have before the remount never
+// attached. what describes a copy for the messages. It returns how many copies were acknowledged.
+func (g *graphAPI) checkCopies(itemID string, results []copyResult, before, after map[string][]attachment, async bool, what func(copyResult) string) int {
+	g.t.Helper()
+	acked := 0
+	for _, res := range results {
+		switch {
+		case res.ok:
+			acked++
+			g.checkAttached(itemID, after, res.src, what(res))
+		case len(after[res.src.name]) == 0:
+		case !async && len(before[res.src.name]) == 0:
+			g.t.Errorf("%s: %s attached after the remount though its synchronous cp failed", what(res), res.src.name)
+		default:
+			g.checkAttachedOrGone(itemID, after, res.src, what(res))
+		}
+	}
+	return acked
+}
+
 // runCp copies src to dst with cp, returning its error and output.
 func runCp(src, dst string) (string, error) {
 	out, err := exec.Command("cp", src, dst).CombinedOutput()

@@ -104,20 +104,9 @@ func killRounds(t *testing.T, async bool, rounds int, seed uint64) {
 		m = startMount(t, info, home, args...)
 		m.waitQuiet(3 * time.Minute)
 		after := g.attachments(id)
-		acked := 0
-		for _, res := range results {
-			what := fmt.Sprintf("round %d (kill at %v, async=%v), cp %s", round, delay.Round(time.Millisecond), async, map[bool]string{true: "exited 0", false: "failed: " + res.out}[res.ok])
-			switch {
-			case res.ok:
-				acked++
-				g.checkAttached(id, after, res.src, what)
-			case len(after[res.src.name]) == 0:
-			case !async && len(before[res.src.name]) == 0:
-				t.Errorf("%s: %s attached after the remount though its synchronous cp failed", what, res.src.name)
-			default:
-				g.checkAttachedOrGone(id, after, res.src, what)
-			}
-		}
+		acked := g.checkCopies(id, results, before, after, async, func(res copyResult) string {
+			return fmt.Sprintf("round %d (kill at %v, async=%v), cp %s", round, delay.Round(time.Millisecond), async, map[bool]string{true: "exited 0", false: "failed: " + res.out}[res.ok])
+		})
 		for name := range after {
 			if _, known := nameIn(results, name); !known {
 				t.Errorf("round %d: unexpected attachment %q", round, name)

@@ -179,20 +179,9 @@ func TestE2ESigterm(t *testing.T) {
 			m = startMount(t, info, home, args...)
 			m.waitQuiet(3 * time.Minute)
 			after := g.attachments(id)
-			acked := 0
-			for _, res := range results {
-				what := fmt.Sprintf("SIGTERM after %v, async=%v, cp ok=%v %s", delay.Round(time.Millisecond), async, res.ok, res.out)
-				switch {
-				case res.ok:
-					acked++
-					g.checkAttached(id, after, res.src, what)
-				case len(after[res.src.name]) == 0:
-				case !async && len(before[res.src.name]) == 0:
-					t.Errorf("%s: %s attached after the remount though its synchronous cp failed", what, res.src.name)
-				default:
-					g.checkAttached(id, after, res.src, what)
-				}
-			}
+			acked := g.checkCopies(id, results, before, after, async, func(res copyResult) string {
+				return fmt.Sprintf("SIGTERM after %v, async=%v, cp ok=%v %s", delay.Round(time.Millisecond), async, res.ok, res.out)
+			})
 			t.Logf("SIGTERM after %v: %d of %d copies acknowledged, %d attached", delay.Round(time.Millisecond), acked, len(results), len(after))
 			m.term(time.Minute)
 		})

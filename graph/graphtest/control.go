@@ -92,12 +92,7 @@ func (e *Emulator) InFlight() int64 { return e.inFlight.Load() }
 
 // Stats returns every mailbox's concurrency counters, by UPN.
 func (e *Emulator) Stats() map[string]LoadStats {
-	e.mu.Lock()
-	mbs := make([]*Mailbox, 0, len(e.mailboxes))
-	for _, m := range e.mailboxes {
-		mbs = append(mbs, m)
-	}
-	e.mu.Unlock()
+	mbs := e.allMailboxes()
 	out := make(map[string]LoadStats, len(mbs))
 	for _, m := range mbs {
 		out[m.upn] = m.load.stats()

@@ -146,13 +146,7 @@ func (m *Mailbox) nextDeltaGen() uint64 {
 // ExpireDeltaTokens makes every delta token issued so far stale (410 SyncStateNotFound), as
 // when Graph drops a mailbox's sync states (also POST /_emulator/expire-delta).
 func (e *Emulator) ExpireDeltaTokens() {
-	e.mu.Lock()
-	mbs := make([]*Mailbox, 0, len(e.mailboxes))
-	for _, m := range e.mailboxes {
-		mbs = append(mbs, m)
-	}
-	e.mu.Unlock()
-	for _, m := range mbs {
+	for _, m := range e.allMailboxes() {
 		m.mu.Lock()
 		m.deltaGens++
 		m.deltaFloor = m.deltaGens

@@ -147,15 +147,20 @@ func (e *Emulator) ExpireSessions() { e.expireEpoch.Add(1) }
 func (e *Emulator) Reset() {
 	e.faults.clear()
 	e.log.clear()
+	for _, m := range e.allMailboxes() {
+		m.load.reset()
+	}
+}
+
+// allMailboxes returns the mailboxes, for work that must not hold e.mu while it locks each.
+func (e *Emulator) allMailboxes() []*Mailbox {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	mbs := make([]*Mailbox, 0, len(e.mailboxes))
 	for _, m := range e.mailboxes {
 		mbs = append(mbs, m)
 	}
-	e.mu.Unlock()
-	for _, m := range mbs {
-		m.load.reset()
-	}
+	return mbs
 }
 
 // MaxInFlight is the highest number of concurrent requests seen for the
